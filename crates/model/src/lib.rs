@@ -1,0 +1,24 @@
+//! The vocabulary every part of tracetail speaks.
+//!
+//! - [`level`]: log levels and their OTLP severity ranges.
+//! - [`ids`]: W3C trace and span ids.
+//! - [`event`]: [`LogEvent`], the normalized record, and its wire JSON.
+//! - [`value`]: JSON numbers that no JavaScript client can corrupt.
+//! - [`filter`]: what a subscriber or a query asks for.
+//! - [`cursor`]: the grammar of stream cursors (the `id:` of each SSE event).
+//! - [`sse`]: SSE frames, encoded once and shared by every subscriber.
+#![warn(missing_docs)]
+
+pub mod cursor;
+pub mod event;
+pub mod filter;
+pub mod ids;
+pub mod level;
+pub mod sse;
+pub mod value;
+
+pub use cursor::{CursorError, check_cursor};
+pub use event::{EncodedEvent, EventView, LogEvent};
+pub use filter::Filter;
+pub use ids::{IdError, SpanId, TraceId};
+pub use level::Level;

@@ -1,0 +1,40 @@
+//! The server's typed configuration, validated before it gets here.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything `tracetail serve` can be told. The binary fills it from flags, environment and
+/// a TOML file; tests fill it directly.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on. Default `127.0.0.1:4318`, the OTLP/HTTP port.
+    pub listen: SocketAddr,
+    /// Where the embedded store keeps its files. Default `./tracetail-data`.
+    pub data_dir: PathBuf,
+    /// Idle time after which a stream sends `event: heartbeat`. Default 15 s.
+    pub heartbeat: Duration,
+    /// Reconnect delay announced to clients with `retry:`. Default 3 s.
+    pub retry: Duration,
+    /// Records older than this are dropped, a whole file at a time. Default 7 days.
+    pub retention_age: Duration,
+    /// The store is kept under roughly this many bytes on disk. Default 1 GiB.
+    pub retention_size: u64,
+    /// Largest request body accepted, measured after decompression. Default 8 MiB.
+    pub max_body: usize,
+}
+
+impl ServerConfig {
+    /// The defaults, with the data directory given.
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> ServerConfig {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 4318)),
+            data_dir: data_dir.into(),
+            heartbeat: Duration::from_secs(15),
+            retry: Duration::from_secs(3),
+            retention_age: Duration::from_secs(7 * 24 * 3600),
+            retention_size: 1 << 30,
+            max_body: 8 << 20,
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use tracetail_store::EventLog;
+
+use crate::config::ServerConfig;
+use crate::hub::Hub;
+
+/// Shared by all handlers as `State<Arc<AppState>>`; lives as long as the server.
+pub struct AppState {
+    /// The durable log. Ingest appends to it; streams and queries read it.
+    pub log: Arc<dyn EventLog>,
+    /// Live fan-out of committed records to subscribers.
+    pub hub: Hub,
+    /// The validated configuration.
+    pub config: ServerConfig,
+    /// Cancelled when the server begins to shut down; every stream holds a child token.
+    pub shutdown: CancellationToken,
+}

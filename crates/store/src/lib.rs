@@ -1,0 +1,151 @@
+//! The durable event log, and the seam between one machine and many.
+//!
+//! - [`EventLog`]: what the server needs of a store: durable append with group commit,
+//!   cursor resolution, reads by cursor range and by trace, and a commit listener that sees
+//!   every committed batch in cursor order.
+//! - [`embedded`]: the default backend, on fjall in a local data directory.
+//!
+//! A store assigns each record a sequence number, contiguous and increasing from 1, and a
+//! cursor that names the sequence number and the store's *epoch*: a random id drawn when the
+//! data directory is created. A cursor from another epoch (the directory was wiped, or it
+//! came from another deployment) is recognised as foreign, never mistaken for a position.
+#![warn(missing_docs)]
+
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use tracetail_model::{EncodedEvent, EventView, Filter, TraceId};
+
+pub mod embedded;
+mod error;
+
+pub use error::StoreError;
+
+/// One stored record: its sequence number, when the store received it, and its event JSON
+/// (which includes its cursor as `id`).
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// Position in the log; contiguous and increasing from 1.
+    pub seq: u64,
+    /// When the store accepted it, in nanoseconds since the Unix epoch. Never decreases with
+    /// `seq`, so `since` can be answered by bisection.
+    pub received_nanos: u64,
+    /// The event JSON of the wire contract, one line.
+    pub json: Bytes,
+}
+
+impl Record {
+    /// The fields filters read.
+    pub fn view(&self) -> Result<EventView<'_>, StoreError> {
+        EventView::parse(&self.json).map_err(|source| StoreError::Corrupt { seq: self.seq, source })
+    }
+}
+
+/// Records just made durable, in sequence order, handed to the commit listener.
+pub type CommittedBatch = Arc<[Record]>;
+
+/// Called once per committed batch, after it is durable, in sequence order, from the store's
+/// writer. It must not block: hand the batch on and return.
+pub type CommitListener = Arc<dyn Fn(&CommittedBatch) + Send + Sync>;
+
+/// The oldest and latest sequence numbers held; both `None` while the log is empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Bounds {
+    /// The oldest record still retained.
+    pub oldest: Option<u64>,
+    /// The latest record committed (it may have been evicted since, if retention is tiny).
+    pub latest: u64,
+}
+
+/// Where a client's cursor points, as far as this store can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Located {
+    /// A cursor of this store; resume after `seq` (exclusive). Records after it may since have
+    /// been evicted or not exist yet: compare with [`EventLog::bounds`].
+    Seq(u64),
+    /// Well-formed, but not a cursor of this store's epoch.
+    Foreign,
+}
+
+/// Which way a read walks the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// Oldest first.
+    #[default]
+    Asc,
+    /// Newest first.
+    Desc,
+}
+
+/// A bounded read of the log.
+#[derive(Debug, Clone, Default)]
+pub struct ReadRequest {
+    /// Sequence numbers to look at, inclusive.
+    pub seqs: Option<RangeInclusive<u64>>,
+    /// Only records received at or after this time (nanoseconds).
+    pub received_since: Option<u64>,
+    /// Only records received before this time (nanoseconds).
+    pub received_until: Option<u64>,
+    /// Which records to return.
+    pub filter: Filter,
+    /// Walk direction.
+    pub order: Order,
+    /// Return at most this many matching records.
+    pub limit: usize,
+    /// Stop after looking at this many records, matching or not, so one read never runs long.
+    pub scan_limit: usize,
+}
+
+/// The answer to a [`ReadRequest`].
+#[derive(Debug, Clone, Default)]
+pub struct ReadPage {
+    /// Matching records, in the requested order.
+    pub records: Vec<Record>,
+    /// The last sequence number looked at; continue after it (before it, descending).
+    /// `None` when nothing was looked at.
+    pub scanned_to: Option<u64>,
+    /// Whether the walk reached the end of the requested range (no more records to look at).
+    pub exhausted: bool,
+}
+
+/// Size figures for metrics and `/readyz`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StoreStats {
+    /// Bytes on disk.
+    pub disk_bytes: u64,
+    /// Records retained (approximate).
+    pub events: u64,
+}
+
+/// What the server needs of a store.
+pub trait EventLog: Send + Sync + 'static {
+    /// Makes `events` durable (fsync; concurrent appends share one) and returns the sequence
+    /// numbers they received. Either every event is stored or, on error, none is acknowledged.
+    fn append(&self, events: Vec<EncodedEvent>) -> BoxFuture<'_, Result<RangeInclusive<u64>, StoreError>>;
+
+    /// The current bounds.
+    fn bounds(&self) -> Bounds;
+
+    /// The cursor text of a sequence number.
+    fn cursor(&self, seq: u64) -> String;
+
+    /// Resolves a cursor that passed [`tracetail_model::check_cursor`].
+    fn locate(&self, cursor: &str) -> Located;
+
+    /// Reads records by sequence range, time and filter.
+    fn read(&self, request: ReadRequest) -> BoxFuture<'_, Result<ReadPage, StoreError>>;
+
+    /// Every retained record of one trace with a sequence number above `after`, in order.
+    fn trace(&self, trace_id: TraceId, after: u64) -> BoxFuture<'_, Result<Vec<Record>, StoreError>>;
+
+    /// The first sequence number received at or after `nanos`; `None` if there is none yet.
+    fn first_received_since(&self, nanos: u64) -> BoxFuture<'_, Result<Option<u64>, StoreError>>;
+
+    /// Size figures.
+    fn stats(&self) -> StoreStats;
+
+    /// Flushes and syncs everything; called once at shutdown.
+    fn close(&self) -> Result<(), StoreError>;
+}
