@@ -66,7 +66,10 @@ pub struct EncodedEvent {
 impl EncodedEvent {
     /// The complete event JSON with `id` first.
     pub fn json_with_id(&self, id: &str) -> Vec<u8> {
-        debug_assert!(crate::check_cursor(id).is_ok(), "cursors need no JSON escaping");
+        debug_assert!(
+            crate::check_cursor(id).is_ok(),
+            "cursors need no JSON escaping"
+        );
         let rest = &self.json_without_id[1..];
         let mut json = Vec::with_capacity(rest.len() + id.len() + 9);
         json.extend_from_slice(b"{\"id\":\"");
@@ -108,7 +111,10 @@ impl LogEvent {
         };
         let json_without_id =
             serde_json::to_vec(&wire).expect("maps with string keys always serialize");
-        EncodedEvent { trace_id: self.trace_id, json_without_id }
+        EncodedEvent {
+            trace_id: self.trace_id,
+            json_without_id,
+        }
     }
 }
 
@@ -122,7 +128,9 @@ pub fn format_ts(ts_nanos: u64) -> String {
 
 /// Now, in nanoseconds since the Unix epoch.
 pub fn now_nanos() -> u64 {
-    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX)
 }
 
@@ -169,7 +177,9 @@ impl<'a> EventView<'a> {
 
     /// The trace id as bytes, if present and valid.
     pub fn trace_id(&self) -> Option<TraceId> {
-        self.trace_id.as_deref().and_then(|hex| TraceId::from_hex(hex).ok())
+        self.trace_id
+            .as_deref()
+            .and_then(|hex| TraceId::from_hex(hex).ok())
     }
 }
 

@@ -16,8 +16,9 @@ pub struct Filter {
     pub min_level: Option<Level>,
     /// Only this trace.
     pub trace_id: Option<TraceId>,
-    /// Case-insensitive substring of the message, stored lower-case.
-    text: Option<String>,
+    /// Case-insensitive substring of the message. Must be lower-case: set it with
+    /// [`Filter::with_text`].
+    pub text: Option<String>,
 }
 
 impl Filter {
@@ -70,7 +71,10 @@ fn contains_ignore_case(haystack: &str, lower_needle: &str) -> bool {
         return haystack.to_lowercase().contains(lower_needle);
     }
     let needle = lower_needle.as_bytes();
-    haystack.as_bytes().windows(needle.len()).any(|window| window.eq_ignore_ascii_case(needle))
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|window| window.eq_ignore_ascii_case(needle))
 }
 
 #[cfg(test)]
@@ -104,7 +108,10 @@ mod tests {
 
     #[test]
     fn trace_condition_requires_the_same_trace() {
-        let filter = Filter { trace_id: Some(TraceId([1; 16])), ..Filter::default() };
+        let filter = Filter {
+            trace_id: Some(TraceId([1; 16])),
+            ..Filter::default()
+        };
         assert!(filter.matches("x", Level::Info, Some(TraceId([1; 16])), ""));
         assert!(!filter.matches("x", Level::Info, Some(TraceId([2; 16])), ""));
         assert!(!filter.matches("x", Level::Info, None, ""));

@@ -89,8 +89,18 @@ macro_rules! define_id {
     };
 }
 
-define_id!(TraceId, 16, "trace_id", "A W3C trace id: 16 bytes, never all zeros.");
-define_id!(SpanId, 8, "span_id", "A W3C span id: 8 bytes, never all zeros.");
+define_id!(
+    TraceId,
+    16,
+    "trace_id",
+    "A W3C trace id: 16 bytes, never all zeros."
+);
+define_id!(
+    SpanId,
+    8,
+    "span_id",
+    "A W3C span id: 8 bytes, never all zeros."
+);
 
 #[cfg(test)]
 mod tests {
@@ -98,14 +108,25 @@ mod tests {
 
     #[test]
     fn hex_is_read_in_either_case_and_written_lower_case() {
-        let id: TraceId = "4BF92F3577B34DA6A3CE929D0E0E4736".parse().expect("valid id");
+        let id: TraceId = "4BF92F3577B34DA6A3CE929D0E0E4736"
+            .parse()
+            .expect("valid id");
         assert_eq!(id.to_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
     }
 
     #[test]
     fn wrong_length_and_all_zero_ids_are_refused() {
-        assert!(matches!(TraceId::from_bytes(&[1; 8]), Err(IdError::Length { .. })));
-        assert!(matches!(SpanId::from_bytes(&[0; 8]), Err(IdError::AllZeros { .. })));
-        assert!(matches!(SpanId::from_hex("zz"), Err(IdError::NotHex { .. })));
+        assert!(matches!(
+            TraceId::from_bytes(&[1; 8]),
+            Err(IdError::Length { .. })
+        ));
+        assert!(matches!(
+            SpanId::from_bytes(&[0; 8]),
+            Err(IdError::AllZeros { .. })
+        ));
+        assert!(matches!(
+            SpanId::from_hex("zz"),
+            Err(IdError::NotHex { .. })
+        ));
     }
 }

@@ -21,8 +21,14 @@ pub enum Level {
 }
 
 /// Every level, least severe first.
-pub const ALL_LEVELS: [Level; 6] =
-    [Level::Trace, Level::Debug, Level::Info, Level::Warn, Level::Error, Level::Fatal];
+pub const ALL_LEVELS: [Level; 6] = [
+    Level::Trace,
+    Level::Debug,
+    Level::Info,
+    Level::Warn,
+    Level::Error,
+    Level::Fatal,
+];
 
 impl Level {
     /// The level of an OTLP severity number; `None` for 0 (unspecified) and numbers out of range.

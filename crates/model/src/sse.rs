@@ -12,8 +12,14 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 /// One event: `id:` (when given), `event:`, one `data:` line, and the blank line that ends it.
 pub fn frame(id: Option<&str>, event: &str, data: &[u8]) -> Bytes {
-    debug_assert!(!event.contains(['\r', '\n']), "event names are single-line constants");
-    debug_assert!(!data.contains(&b'\n') && !data.contains(&b'\r'), "data must be one line");
+    debug_assert!(
+        !event.contains(['\r', '\n']),
+        "event names are single-line constants"
+    );
+    debug_assert!(
+        !data.contains(&b'\n') && !data.contains(&b'\r'),
+        "data must be one line"
+    );
 
     let id_len = id.map_or(0, |id| id.len() + 5);
     let mut out = BytesMut::with_capacity(id_len + event.len() + data.len() + 17);
@@ -48,7 +54,10 @@ mod tests {
 
     #[test]
     fn frame_without_id_has_no_id_field() {
-        assert_eq!(&frame(None, "heartbeat", b"{}")[..], b"event: heartbeat\ndata: {}\n\n");
+        assert_eq!(
+            &frame(None, "heartbeat", b"{}")[..],
+            b"event: heartbeat\ndata: {}\n\n"
+        );
         assert_eq!(&retry(3000)[..], b"retry: 3000\n\n");
     }
 }

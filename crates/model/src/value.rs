@@ -60,9 +60,15 @@ mod tests {
 
     #[test]
     fn integers_past_two_to_the_53_become_strings() {
-        assert_eq!(int_to_json(MAX_SAFE_INTEGER), json!(9_007_199_254_740_991_i64));
+        assert_eq!(
+            int_to_json(MAX_SAFE_INTEGER),
+            json!(9_007_199_254_740_991_i64)
+        );
         assert_eq!(int_to_json(MAX_SAFE_INTEGER + 1), json!("9007199254740992"));
-        assert_eq!(int_to_json(-MAX_SAFE_INTEGER - 1), json!("-9007199254740992"));
+        assert_eq!(
+            int_to_json(-MAX_SAFE_INTEGER - 1),
+            json!("-9007199254740992")
+        );
         assert_eq!(uint_to_json(u64::MAX), json!("18446744073709551615"));
     }
 
@@ -70,7 +76,10 @@ mod tests {
     fn nested_values_are_made_safe() {
         let mut value = json!({"a": [1, 9_223_372_036_854_775_807_i64], "b": {"c": 1.5}});
         make_integers_safe(&mut value);
-        assert_eq!(value, json!({"a": [1, "9223372036854775807"], "b": {"c": 1.5}}));
+        assert_eq!(
+            value,
+            json!({"a": [1, "9223372036854775807"], "b": {"c": 1.5}})
+        );
     }
 
     #[test]

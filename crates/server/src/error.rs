@@ -21,24 +21,34 @@ pub struct ApiError {
 impl ApiError {
     /// 400 with a message naming what is wrong.
     pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError { status: StatusCode::BAD_REQUEST, message: message.into() }
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
     }
 
     /// Any status with a message.
     pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
-        ApiError { status, message: message.into() }
+        ApiError {
+            status,
+            message: message.into(),
+        }
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
         match error {
-            StoreError::Closed => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down")
-            }
+            StoreError::Closed => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is shutting down",
+            ),
             other => {
                 tracing::error!(error = %other, "store operation failed");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error in the store")
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error in the store",
+                )
             }
         }
     }

@@ -9,13 +9,13 @@ use crate::config::ServerConfig;
 use crate::hub::Hub;
 
 /// Shared by all handlers as `State<Arc<AppState>>`; lives as long as the server.
-pub struct AppState {
+pub(crate) struct AppState {
     /// The durable log. Ingest appends to it; streams and queries read it.
-    pub log: Arc<dyn EventLog>,
+    pub(crate) log: Arc<dyn EventLog>,
     /// Live fan-out of committed records to subscribers.
-    pub hub: Hub,
+    pub(crate) hub: Hub,
     /// The validated configuration.
-    pub config: ServerConfig,
+    pub(crate) config: ServerConfig,
     /// Cancelled when the server begins to shut down; every stream holds a child token.
-    pub shutdown: CancellationToken,
+    pub(crate) shutdown: CancellationToken,
 }

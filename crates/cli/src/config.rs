@@ -1,0 +1,213 @@
+//! `serve` configuration: flags, then `TRACETAIL_*` environment variables, then the TOML file
+//! named by `--config`, then defaults. Everything is read as text first and validated into a
+//! [`ServerConfig`] in one place, so a bad value fails at start-up with the flag's name.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use serde::Deserialize;
+use tracetail_server::ServerConfig;
+
+/// Flags of `tracetail serve`. Each is also read from `TRACETAIL_<FLAG>` and from the file.
+#[derive(Args, Debug, Default)]
+pub(crate) struct ServeArgs {
+    /// TOML file with any of the settings below (keys in snake_case, e.g. `data_dir`).
+    #[arg(long, env = "TRACETAIL_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:4318].
+    #[arg(long, env = "TRACETAIL_LISTEN")]
+    listen: Option<String>,
+    /// Directory of the embedded store [default: ./tracetail-data].
+    #[arg(long, env = "TRACETAIL_DATA_DIR")]
+    data_dir: Option<String>,
+    /// Idle time before a stream sends a heartbeat [default: 15s].
+    #[arg(long, env = "TRACETAIL_HEARTBEAT")]
+    heartbeat: Option<String>,
+    /// Reconnect delay announced to clients [default: 3s].
+    #[arg(long, env = "TRACETAIL_RETRY")]
+    retry: Option<String>,
+    /// Drop records older than this [default: 7d].
+    #[arg(long, env = "TRACETAIL_RETENTION_AGE")]
+    retention_age: Option<String>,
+    /// Keep the store under about this size [default: 1GiB].
+    #[arg(long, env = "TRACETAIL_RETENTION_SIZE")]
+    retention_size: Option<String>,
+    /// Largest request body, after decompression [default: 8MiB].
+    #[arg(long, env = "TRACETAIL_MAX_BODY")]
+    max_body: Option<String>,
+}
+
+/// The same settings as read from the TOML file.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<String>,
+    data_dir: Option<String>,
+    heartbeat: Option<String>,
+    retry: Option<String>,
+    retention_age: Option<String>,
+    retention_size: Option<String>,
+    max_body: Option<String>,
+}
+
+impl ServeArgs {
+    /// Merges flags, environment and file, and validates the result.
+    pub(crate) fn resolve(self) -> anyhow::Result<ServerConfig> {
+        let file = match &self.config {
+            Some(path) => read_file(path)?,
+            None => FileSettings::default(),
+        };
+        let mut config = ServerConfig::with_data_dir("tracetail-data");
+        if let Some(text) = self.listen.or(file.listen) {
+            config.listen = parse_addr(&text)?;
+        }
+        if let Some(text) = self.data_dir.or(file.data_dir) {
+            config.data_dir = PathBuf::from(text);
+        }
+        if let Some(text) = self.heartbeat.or(file.heartbeat) {
+            config.heartbeat = parse_duration("heartbeat", &text)?;
+        }
+        if let Some(text) = self.retry.or(file.retry) {
+            config.retry = parse_duration("retry", &text)?;
+        }
+        if let Some(text) = self.retention_age.or(file.retention_age) {
+            config.retention_age = parse_duration("retention-age", &text)?;
+        }
+        if let Some(text) = self.retention_size.or(file.retention_size) {
+            config.retention_size = parse_size("retention-size", &text, 1 << 20)?;
+        }
+        if let Some(text) = self.max_body.or(file.max_body) {
+            let max_body = parse_size("max-body", &text, 1024)?;
+            config.max_body = usize::try_from(max_body).context("--max-body is too large")?;
+        }
+        Ok(config)
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading --config {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing --config {}", path.display()))
+}
+
+fn parse_addr(text: &str) -> anyhow::Result<SocketAddr> {
+    text.parse().with_context(|| {
+        format!("invalid --listen {text:?}: expected an address and port like 127.0.0.1:4318")
+    })
+}
+
+fn parse_duration(flag: &str, text: &str) -> anyhow::Result<Duration> {
+    let duration = humantime::parse_duration(text).with_context(|| {
+        format!("invalid --{flag} {text:?}: expected a duration like 500ms, 15s or 7d")
+    })?;
+    if duration.is_zero() {
+        bail!("invalid --{flag} {text:?}: must be more than zero");
+    }
+    Ok(duration)
+}
+
+fn parse_size(flag: &str, text: &str, minimum: u64) -> anyhow::Result<u64> {
+    let size = text
+        .parse::<bytesize::ByteSize>()
+        .map_err(anyhow::Error::msg)
+        .with_context(|| {
+            format!("invalid --{flag} {text:?}: expected a size like 8MiB, 512MiB or 1GiB")
+        })?;
+    if size.as_u64() < minimum {
+        bail!("invalid --{flag} {text:?}: must be at least {minimum} bytes");
+    }
+    Ok(size.as_u64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documentation() {
+        let config = ServeArgs::default().resolve().expect("defaults are valid");
+        assert_eq!(config.listen.to_string(), "127.0.0.1:4318");
+        assert_eq!(config.data_dir, PathBuf::from("tracetail-data"));
+        assert_eq!(config.heartbeat, Duration::from_secs(15));
+        assert_eq!(config.retry, Duration::from_secs(3));
+        assert_eq!(config.retention_age, Duration::from_secs(7 * 86_400));
+        assert_eq!(config.retention_size, 1 << 30);
+        assert_eq!(config.max_body, 8 << 20);
+    }
+
+    #[test]
+    fn invalid_values_name_their_flag() {
+        let cases = [
+            (
+                ServeArgs {
+                    heartbeat: Some("soon".into()),
+                    ..Default::default()
+                },
+                "--heartbeat",
+            ),
+            (
+                ServeArgs {
+                    retry: Some("0s".into()),
+                    ..Default::default()
+                },
+                "--retry",
+            ),
+            (
+                ServeArgs {
+                    max_body: Some("lots".into()),
+                    ..Default::default()
+                },
+                "--max-body",
+            ),
+            (
+                ServeArgs {
+                    listen: Some("4318".into()),
+                    ..Default::default()
+                },
+                "--listen",
+            ),
+            (
+                ServeArgs {
+                    retention_size: Some("1KiB".into()),
+                    ..Default::default()
+                },
+                "--retention-size",
+            ),
+        ];
+        for (args, flag) in cases {
+            let error = format!("{:#}", args.resolve().expect_err("invalid value"));
+            assert!(error.contains(flag), "{error:?} should name {flag}");
+        }
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("tracetail.toml");
+        std::fs::write(&path, "heartbeat = \"2s\"\nmax_body = \"1MiB\"\n").expect("write");
+        let args = ServeArgs {
+            config: Some(path),
+            heartbeat: Some("5s".into()),
+            ..Default::default()
+        };
+        let config = args.resolve().expect("valid");
+        assert_eq!(config.heartbeat, Duration::from_secs(5));
+        assert_eq!(config.max_body, 1 << 20);
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("tracetail.toml");
+        std::fs::write(&path, "hearbeat = \"2s\"\n").expect("write");
+        let args = ServeArgs {
+            config: Some(path),
+            ..Default::default()
+        };
+        let error = format!("{:#}", args.resolve().expect_err("typo"));
+        assert!(error.contains("hearbeat"), "{error}");
+    }
+}

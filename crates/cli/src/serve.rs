@@ -1,0 +1,66 @@
+//! `tracetail serve`: logging set-up, the start-up banner, and signal handling.
+
+use anyhow::Context;
+use tracetail_server::ServerConfig;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::ServeArgs;
+
+/// Runs the hub until SIGINT or SIGTERM, then shuts down gracefully.
+pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.resolve()?;
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: ServerConfig) -> anyhow::Result<()> {
+    let data_dir = config.data_dir.clone();
+    let server = tracetail_server::start(config).await?;
+    print_banner(server.local_addr(), &data_dir);
+
+    let shutdown = server.shutdown_token();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: ending streams and flushing the store");
+        shutdown.cancel();
+        // A second signal means: stop now.
+        wait_for_signal().await;
+        std::process::exit(130);
+    });
+    server.wait().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn print_banner(addr: std::net::SocketAddr, data_dir: &std::path::Path) {
+    let url = format!("http://{addr}");
+    println!(
+        "tracetail listening on {url}, data in {}",
+        data_dir.display()
+    );
+    println!(
+        "  send logs:  OTEL_EXPORTER_OTLP_ENDPOINT={url} (OTLP/HTTP), or POST JSON to {url}/v1/events"
+    );
+    println!("  watch them: curl -N {url}/v1/stream");
+}
+
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn wait_for_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}

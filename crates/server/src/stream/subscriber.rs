@@ -1,0 +1,319 @@
+//! One subscriber: the bytes of one stream, from opening frames to the end of the connection.
+//!
+//! The subscriber keeps one number, `after`: every matching record with a sequence number up
+//! to `after` has been sent, and nothing above it. Everything follows from that invariant:
+//!
+//! - Replay reads the store from `after` up to the latest committed record, a page at a time.
+//! - A live batch is sent only if it continues exactly at `after + 1`; records at or below
+//!   `after` (already replayed) are skipped. If the batch starts further on, or the ring says
+//!   this subscriber lagged, the records in between are read from the store, which holds every
+//!   record before the hub sees it. So replay and live never race, and a slow subscriber
+//!   costs the hub nothing: it falls back to the store and rejoins live.
+//! - If retention evicts records the subscriber has not read yet, it says so with `gap`.
+//!
+//! The body is a stream polled by the connection itself: there is no task per subscriber,
+//! and dropping the connection drops the subscriber with it.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::Stream;
+use serde_json::json;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracetail_model::{Filter, sse};
+use tracetail_store::{ReadRequest, Record, StoreError};
+
+use super::start::{Gap, Start};
+use crate::hub::LiveBatch;
+use crate::state::AppState;
+
+/// Matching records sent per replay page.
+const PAGE_RECORDS: usize = 1024;
+/// Records looked at per replay page, matching or not.
+const PAGE_SCAN: usize = 16 * 1024;
+
+/// The state of one stream.
+pub(crate) struct Subscriber {
+    state: Arc<AppState>,
+    filter: Filter,
+    /// Every matching record up to here has been sent; nothing above it.
+    after: u64,
+    /// A gap to announce with the opening frames.
+    opening_gap: Option<Gap>,
+    /// This subscriber's place in the hub's ring.
+    live: broadcast::Receiver<LiveBatch>,
+    /// Cancelled at server shutdown; ends the stream so the client reconnects elsewhere.
+    cancel: CancellationToken,
+}
+
+/// What the stream loop does next.
+enum Step {
+    Send(Bytes),
+    Nothing,
+    CatchUp,
+    End,
+}
+
+impl Subscriber {
+    /// A subscriber that starts at `start`, with `live` subscribed before `start` was decided.
+    pub(crate) fn new(
+        state: Arc<AppState>,
+        filter: Filter,
+        start: Start,
+        live: broadcast::Receiver<LiveBatch>,
+    ) -> Subscriber {
+        let cancel = state.shutdown.child_token();
+        Subscriber {
+            state,
+            filter,
+            after: start.after,
+            opening_gap: start.gap,
+            live,
+            cancel,
+        }
+    }
+
+    /// The response body: opening frames, replay, then live events and heartbeats.
+    pub(crate) fn into_body(mut self) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
+        async_stream::stream! {
+            yield Ok(self.opening());
+            let heartbeat = self.state.config.heartbeat;
+            let idle = tokio::time::sleep(heartbeat);
+            tokio::pin!(idle);
+            let mut catching_up = true;
+
+            loop {
+                if self.cancel.is_cancelled() {
+                    break;
+                }
+                let step = if catching_up {
+                    match self.catch_up_page().await {
+                        Ok(Some(chunk)) => Step::Send(chunk),
+                        Ok(None) => {
+                            catching_up = false;
+                            Step::Nothing
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, after = self.after, "replay failed; ending stream");
+                            Step::End
+                        }
+                    }
+                } else {
+                    tokio::select! {
+                        biased;
+                        () = self.cancel.cancelled() => Step::End,
+                        received = self.live.recv() => self.on_live(received),
+                        () = &mut idle => Step::Send(heartbeat_frame()),
+                    }
+                };
+
+                match step {
+                    Step::Send(chunk) => {
+                        if !chunk.is_empty() {
+                            idle.as_mut().reset(Instant::now() + heartbeat);
+                            yield Ok(chunk);
+                        }
+                    }
+                    Step::Nothing => {}
+                    Step::CatchUp => catching_up = true,
+                    Step::End => break,
+                }
+            }
+        }
+    }
+
+    /// `retry:`, `event: open`, and the opening gap if any, as one chunk.
+    fn opening(&mut self) -> Bytes {
+        let config = &self.state.config;
+        let latest = self.state.log.cursor(self.state.log.bounds().latest);
+        // TODO(#4): continue the request's W3C trace context and make the stream a real span.
+        let open = json!({
+            "trace_id": hex::encode(rand::random::<[u8; 16]>()),
+            "span_id": hex::encode(rand::random::<[u8; 8]>()),
+            "cursor": latest,
+            "heartbeat_ms": millis(config.heartbeat),
+            "retry_ms": millis(config.retry),
+        });
+        let mut chunk = BytesMut::new();
+        chunk.extend_from_slice(&sse::retry(millis(config.retry)));
+        chunk.extend_from_slice(&sse::frame(None, "open", open.to_string().as_bytes()));
+        if let Some(gap) = self.opening_gap.take() {
+            chunk.extend_from_slice(&gap_frame(&gap));
+        }
+        chunk.freeze()
+    }
+
+    /// Handles one message from the hub's ring.
+    fn on_live(&mut self, received: Result<LiveBatch, RecvError>) -> Step {
+        let batch = match received {
+            Ok(batch) => batch,
+            Err(RecvError::Lagged(batches)) => {
+                tracing::debug!(
+                    after = self.after,
+                    batches,
+                    "subscriber lagged; reading the store"
+                );
+                return Step::CatchUp;
+            }
+            Err(RecvError::Closed) => return Step::End,
+        };
+        let first = batch.first().map_or(0, |event| event.seq);
+        if first > self.after + 1 {
+            // Records between are committed but not in the ring for us: read them from the store.
+            return Step::CatchUp;
+        }
+
+        let mut frames = Frames::default();
+        let unsent = batch.partition_point(|event| event.seq <= self.after);
+        for event in &batch[unsent..] {
+            if self
+                .filter
+                .matches(&event.service, event.level, event.trace_id, &event.message)
+            {
+                frames.push(&event.frame);
+            }
+            self.after = event.seq;
+        }
+        frames.into_step()
+    }
+
+    /// Sends the next page of stored records after `after`; `None` once caught up with the
+    /// latest committed record.
+    async fn catch_up_page(&mut self) -> Result<Option<Bytes>, StoreError> {
+        let bounds = self.state.log.bounds();
+        if self.after >= bounds.latest {
+            return Ok(None);
+        }
+        let mut frames = Frames::default();
+        if let Some(oldest) = bounds.oldest.filter(|&oldest| oldest > self.after + 1) {
+            frames.push(&self.evicted_gap(oldest - 1));
+        }
+
+        let through = bounds.latest;
+        let (records, scanned_to) = match self.filter.trace_id {
+            Some(trace_id) => {
+                let mut records = self.state.log.trace(trace_id, self.after).await?;
+                records.retain(|record| record.seq <= through);
+                (records, through)
+            }
+            None => self.read_page(through).await?,
+        };
+        for record in &records {
+            if self.filter.matches_view(&record.view()?) {
+                frames.push(&self.replay_frame(record));
+            }
+        }
+        self.after = scanned_to.max(self.after);
+        Ok(Some(frames.finish()))
+    }
+
+    /// One bounded read of the store after `after`, up to `through`.
+    async fn read_page(&self, through: u64) -> Result<(Vec<Record>, u64), StoreError> {
+        let request = ReadRequest {
+            seqs: Some(self.after + 1..=through),
+            filter: self.filter.clone(),
+            limit: PAGE_RECORDS,
+            scan_limit: PAGE_SCAN,
+            ..ReadRequest::default()
+        };
+        let page = self.state.log.read(request).await?;
+        // Nothing looked at means the records were evicted since `bounds`: skip past them,
+        // and the next page announces the gap.
+        let scanned_to = if page.exhausted {
+            through
+        } else {
+            page.scanned_to.unwrap_or(through)
+        };
+        Ok((page.records, scanned_to))
+    }
+
+    fn replay_frame(&self, record: &Record) -> Bytes {
+        sse::frame(
+            Some(&self.state.log.cursor(record.seq)),
+            "log",
+            &record.json,
+        )
+    }
+
+    /// Moves past evicted records and says so.
+    fn evicted_gap(&mut self, resume_after: u64) -> Bytes {
+        tracing::debug!(
+            after = self.after,
+            resume_after,
+            "records evicted before replay"
+        );
+        let gap = Gap {
+            requested: self.state.log.cursor(self.after),
+            resumed_from: self.state.log.cursor(resume_after),
+            reason: "evicted",
+        };
+        self.after = resume_after;
+        gap_frame(&gap)
+    }
+}
+
+/// Frames to send together: one shared frame is sent as is, several are copied into one
+/// buffer so the connection writes them at once.
+#[derive(Default)]
+struct Frames {
+    first: Option<Bytes>,
+    joined: Option<BytesMut>,
+}
+
+impl Frames {
+    fn push(&mut self, frame: &Bytes) {
+        if let Some(joined) = &mut self.joined {
+            joined.extend_from_slice(frame);
+            return;
+        }
+        match self.first.take() {
+            None => self.first = Some(frame.clone()),
+            Some(first) => {
+                let mut joined = BytesMut::with_capacity((first.len() + frame.len()) * 4);
+                joined.extend_from_slice(&first);
+                joined.extend_from_slice(frame);
+                self.joined = Some(joined);
+            }
+        }
+    }
+
+    fn finish(self) -> Bytes {
+        match self.joined {
+            Some(joined) => joined.freeze(),
+            None => self.first.unwrap_or_default(),
+        }
+    }
+
+    fn into_step(self) -> Step {
+        let bytes = self.finish();
+        if bytes.is_empty() {
+            Step::Nothing
+        } else {
+            Step::Send(bytes)
+        }
+    }
+}
+
+fn gap_frame(gap: &Gap) -> Bytes {
+    let data = serde_json::to_vec(gap).expect("a gap always serializes");
+    sse::frame(None, "gap", &data)
+}
+
+fn heartbeat_frame() -> Bytes {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    sse::frame(
+        None,
+        "heartbeat",
+        format!("{{\"ts\":{}}}", now.as_millis()).as_bytes(),
+    )
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
