@@ -49,7 +49,9 @@ fn print_banner(addr: std::net::SocketAddr, data_dir: &std::path::Path) {
 }
 
 fn init_logging() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // The storage engine reports routine file work at INFO; only its warnings concern operators.
+    let default = "info,fjall=warn,lsm_tree=warn";
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
