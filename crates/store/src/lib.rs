@@ -39,7 +39,10 @@ pub struct Record {
 impl Record {
     /// The fields filters read.
     pub fn view(&self) -> Result<EventView<'_>, StoreError> {
-        EventView::parse(&self.json).map_err(|source| StoreError::Corrupt { seq: self.seq, source })
+        EventView::parse(&self.json).map_err(|source| StoreError::Corrupt {
+            seq: self.seq,
+            source,
+        })
     }
 }
 
@@ -92,9 +95,10 @@ pub struct ReadRequest {
     pub filter: Filter,
     /// Walk direction.
     pub order: Order,
-    /// Return at most this many matching records.
+    /// Return at most this many matching records; 0 sets no limit.
     pub limit: usize,
-    /// Stop after looking at this many records, matching or not, so one read never runs long.
+    /// Stop after looking at this many records, matching or not, so one read never runs long;
+    /// 0 sets no limit.
     pub scan_limit: usize,
 }
 
@@ -123,7 +127,10 @@ pub struct StoreStats {
 pub trait EventLog: Send + Sync + 'static {
     /// Makes `events` durable (fsync; concurrent appends share one) and returns the sequence
     /// numbers they received. Either every event is stored or, on error, none is acknowledged.
-    fn append(&self, events: Vec<EncodedEvent>) -> BoxFuture<'_, Result<RangeInclusive<u64>, StoreError>>;
+    fn append(
+        &self,
+        events: Vec<EncodedEvent>,
+    ) -> BoxFuture<'_, Result<RangeInclusive<u64>, StoreError>>;
 
     /// The current bounds.
     fn bounds(&self) -> Bounds;
@@ -138,7 +145,11 @@ pub trait EventLog: Send + Sync + 'static {
     fn read(&self, request: ReadRequest) -> BoxFuture<'_, Result<ReadPage, StoreError>>;
 
     /// Every retained record of one trace with a sequence number above `after`, in order.
-    fn trace(&self, trace_id: TraceId, after: u64) -> BoxFuture<'_, Result<Vec<Record>, StoreError>>;
+    fn trace(
+        &self,
+        trace_id: TraceId,
+        after: u64,
+    ) -> BoxFuture<'_, Result<Vec<Record>, StoreError>>;
 
     /// The first sequence number received at or after `nanos`; `None` if there is none yet.
     fn first_received_since(&self, nanos: u64) -> BoxFuture<'_, Result<Option<u64>, StoreError>>;
