@@ -19,27 +19,42 @@ use serde_json::{Value, json};
 fn otlp_request(trace_id: Vec<u8>, body: &str) -> ExportLogsServiceRequest {
     let service = KeyValue {
         key: "service.name".into(),
-        value: Some(AnyValue { value: Some(any_value::Value::StringValue("checkout".into())) }),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue("checkout".into())),
+        }),
         ..Default::default()
     };
     let record = LogRecord {
         time_unix_nano: 1_700_000_000_000_000_001,
         severity_number: 17,
-        body: Some(AnyValue { value: Some(any_value::Value::StringValue(body.into())) }),
+        body: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(body.into())),
+        }),
         trace_id,
         span_id: vec![7; 8],
         ..Default::default()
     };
     ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
-            resource: Some(Resource { attributes: vec![service], ..Default::default() }),
-            scope_logs: vec![ScopeLogs { log_records: vec![record], ..Default::default() }],
+            resource: Some(Resource {
+                attributes: vec![service],
+                ..Default::default()
+            }),
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![record],
+                ..Default::default()
+            }],
             ..Default::default()
         }],
     }
 }
 
-async fn post(server: &TestServer, path: &str, content_type: &str, body: Vec<u8>) -> reqwest::Response {
+async fn post(
+    server: &TestServer,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> reqwest::Response {
     client()
         .post(server.url(path))
         .header("content-type", content_type)
@@ -90,7 +105,11 @@ async fn otlp_record_with_short_trace_id_is_kept_unlinked_and_reported() {
         .expect("protobuf answer");
     let partial = answer.partial_success.expect("partial success");
     assert_eq!(partial.rejected_log_records, 0);
-    assert!(partial.error_message.contains("trace_id"), "{}", partial.error_message);
+    assert!(
+        partial.error_message.contains("trace_id"),
+        "{}",
+        partial.error_message
+    );
     let event = latest_event(&server).await;
     assert_eq!(event["message"], "short id");
     assert!(event.get("trace_id").is_none());
@@ -103,7 +122,13 @@ async fn otlp_json_with_snake_case_keys_is_refused_naming_the_camel_case_key() {
     let response = post(&server, "/v1/logs", "application/json", body).await;
     assert_eq!(response.status(), 400);
     let error: Value = response.json().await.expect("json error");
-    assert!(error["error"].as_str().expect("message").contains("resourceLogs"), "{error}");
+    assert!(
+        error["error"]
+            .as_str()
+            .expect("message")
+            .contains("resourceLogs"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -128,7 +153,13 @@ async fn otlp_json_int64_is_exact_as_string_or_number_and_ids_are_hex_in_any_cas
             {"key": "as_number", "value": {"intValue": 9007199254740991_i64}},
         ]
     }]}]}]});
-    let response = post(&server, "/v1/logs", "application/json", body.to_string().into_bytes()).await;
+    let response = post(
+        &server,
+        "/v1/logs",
+        "application/json",
+        body.to_string().into_bytes(),
+    )
+    .await;
     assert_eq!(response.status(), 200);
     let event = latest_event(&server).await;
     assert_eq!(event["attributes"]["as_string"], "9223372036854775807");
@@ -152,7 +183,10 @@ async fn unsupported_media_and_encodings_get_415() {
         .expect("post");
     assert_eq!(brotli.status(), 415);
     let error: Value = brotli.json().await.expect("json error");
-    assert!(error["error"].as_str().expect("message").contains("br"), "{error}");
+    assert!(
+        error["error"].as_str().expect("message").contains("br"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -190,14 +224,22 @@ async fn gzip_bomb_is_refused_with_413_after_decompression() {
         .expect("post");
     assert_eq!(response.status(), 413);
     let error: Value = response.json().await.expect("json error");
-    assert!(error["error"].as_str().expect("message").contains("decompression"), "{error}");
+    assert!(
+        error["error"]
+            .as_str()
+            .expect("message")
+            .contains("decompression"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
 async fn gzip_json_events_are_accepted() {
     let server = TestServer::start().await;
     let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
-    encoder.write_all(br#"{"msg": "zipped", "level": 50}"#).expect("compress");
+    encoder
+        .write_all(br#"{"msg": "zipped", "level": 50}"#)
+        .expect("compress");
     let response = client()
         .post(server.url("/v1/events"))
         .header("content-type", "application/json")
@@ -228,7 +270,13 @@ async fn ndjson_partial_rejection_reports_each_bad_line() {
         .collect();
     assert_eq!(rejected, [2, 3]);
 
-    let all_bad = post(&server, "/v1/events", "application/x-ndjson", b"1\n2\n".to_vec()).await;
+    let all_bad = post(
+        &server,
+        "/v1/events",
+        "application/x-ndjson",
+        b"1\n2\n".to_vec(),
+    )
+    .await;
     assert_eq!(all_bad.status(), 400);
 }
 
@@ -237,7 +285,10 @@ async fn json_event_without_ids_takes_them_from_traceparent() {
     let server = TestServer::start().await;
     let response = client()
         .post(server.url("/v1/events"))
-        .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
         .json(&json!({"msg": "linked"}))
         .send()
         .await
@@ -255,9 +306,19 @@ async fn history_pages_with_next_cursor_in_both_orders() {
     let mut seen = Vec::new();
     let mut next: Option<String> = None;
     loop {
-        let after = next.as_ref().map(|c| format!("&after={c}")).unwrap_or_default();
+        let after = next
+            .as_ref()
+            .map(|c| format!("&after={c}"))
+            .unwrap_or_default();
         let url = server.url(&format!("/v1/logs?order=asc&limit=10{after}"));
-        let page: Value = client().get(url).send().await.expect("q").json().await.expect("json");
+        let page: Value = client()
+            .get(url)
+            .send()
+            .await
+            .expect("q")
+            .json()
+            .await
+            .expect("json");
         for event in page["events"].as_array().expect("events") {
             seen.push(event["message"].as_str().expect("message").to_string());
         }
@@ -280,8 +341,19 @@ async fn history_pages_with_next_cursor_in_both_orders() {
     assert_eq!(newest["events"][0]["message"], "h24");
     assert_eq!(newest["events"][1]["message"], "h23");
 
-    for bad in ["limit=0", "limit=10001", "order=up", "after=zzz-1", "since=later", "level=x"] {
-        let response = client().get(server.url(&format!("/v1/logs?{bad}"))).send().await.expect("q");
+    for bad in [
+        "limit=0",
+        "limit=10001",
+        "order=up",
+        "after=zzz-1",
+        "since=later",
+        "level=x",
+    ] {
+        let response = client()
+            .get(server.url(&format!("/v1/logs?{bad}")))
+            .send()
+            .await
+            .expect("q");
         assert_eq!(response.status(), 400, "{bad}");
     }
 }
