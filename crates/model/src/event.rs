@@ -5,6 +5,7 @@
 //! ingest and never again; [`EventView`] reads back the few fields filters need.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -54,11 +55,23 @@ struct WireEvent<'a> {
     resource: &'a Map<String, Value>,
 }
 
+/// What live filters and the trace index need of an event, known at ingest, so that nothing
+/// downstream parses the event JSON again to find them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventKeys {
+    /// The level.
+    pub level: Level,
+    /// The service.
+    pub service: Arc<str>,
+    /// The trace, when known.
+    pub trace_id: Option<TraceId>,
+}
+
 /// A [`LogEvent`] serialized once, at ingest, waiting only for its cursor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodedEvent {
-    /// The trace, for the store's trace index.
-    pub trace_id: Option<TraceId>,
+    /// The fields filters and indexes read.
+    pub keys: EventKeys,
     /// The event JSON without `id`: an object, starting with `{"ts":`.
     json_without_id: Vec<u8>,
 }
@@ -111,11 +124,24 @@ impl LogEvent {
         };
         let json_without_id =
             serde_json::to_vec(&wire).expect("maps with string keys always serialize");
-        EncodedEvent {
+        let keys = EventKeys {
+            level: self.level,
+            service: self.service.as_str().into(),
             trace_id: self.trace_id,
+        };
+        EncodedEvent {
+            keys,
             json_without_id,
         }
     }
+}
+
+/// The cursor at the start of event JSON written by [`EncodedEvent::json_with_id`], read
+/// without parsing the rest.
+pub fn leading_id(json: &[u8]) -> Option<&str> {
+    let rest = json.strip_prefix(b"{\"id\":\"")?;
+    let end = rest.iter().position(|&byte| byte == b'"')?;
+    std::str::from_utf8(&rest[..end]).ok()
 }
 
 /// RFC 3339 in UTC with nanoseconds, e.g. `2026-12-03T16:21:10.123456789Z`.
@@ -213,6 +239,7 @@ mod tests {
         assert_eq!(value["span_id"], "0101010101010101");
         assert_eq!(value["id"], "c-7");
         assert!(json.starts_with(br#"{"id":"c-7","ts":"#));
+        assert_eq!(leading_id(&json), Some("c-7"));
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub mod sse;
 pub mod value;
 
 pub use cursor::{CursorError, check_cursor};
-pub use event::{EncodedEvent, EventView, LogEvent};
+pub use event::{EncodedEvent, EventKeys, EventView, LogEvent};
 pub use filter::Filter;
 pub use ids::{IdError, SpanId, TraceId};
 pub use level::Level;

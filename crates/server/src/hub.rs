@@ -7,12 +7,13 @@
 //! is told it lagged and catches up from the store, which holds everything the hub ever
 //! published; so the ring's size bounds memory, never correctness.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use tokio::sync::broadcast;
-use tracetail_model::{Level, TraceId, sse};
+use tracetail_model::event::leading_id;
+use tracetail_model::{EventKeys, EventView, Level, TraceId, sse};
 use tracetail_store::{CommittedBatch, Record};
 
 /// Batches the ring holds before a slow subscriber is declared lagged.
@@ -28,11 +29,24 @@ pub struct LiveEvent {
     /// Trace, for the trace filter.
     pub trace_id: Option<TraceId>,
     /// Service, for the service filter.
-    pub service: Box<str>,
-    /// Message, for the text filter.
-    pub message: Box<str>,
+    pub service: Arc<str>,
     /// The whole `event: log` SSE frame, shared by every subscriber that sends it.
     pub frame: Bytes,
+    /// The event JSON inside `frame`.
+    json: Bytes,
+    /// The message, read from the JSON by the first subscriber with a text filter.
+    message: OnceLock<Box<str>>,
+}
+
+impl LiveEvent {
+    /// The message, for the text filter. Parsed once per event, on first use.
+    pub fn message(&self) -> &str {
+        self.message
+            .get_or_init(|| match EventView::parse(&self.json) {
+                Ok(view) => view.message.into(),
+                Err(_) => Box::from(""),
+            })
+    }
 }
 
 /// Records committed together, in sequence order; never empty.
@@ -92,19 +106,40 @@ impl Hub {
 /// The live form of one record; `None` (logged) if its JSON does not parse, which would mean
 /// the store handed out a record it did not write.
 fn live_event(record: &Record) -> Option<LiveEvent> {
-    let view = match record.view() {
-        Ok(view) => view,
-        Err(error) => {
-            tracing::error!(seq = record.seq, %error, "committed record is not event JSON");
-            return None;
-        }
+    let keys = match &record.keys {
+        Some(keys) => keys.clone(),
+        None => keys_from_json(record)?,
     };
+    let Some(cursor) = leading_id(&record.json) else {
+        tracing::error!(
+            seq = record.seq,
+            "committed record does not start with its id"
+        );
+        return None;
+    };
+    let frame = sse::frame(Some(cursor), "log", &record.json);
+    let json_start = frame.len() - record.json.len() - 2;
     Some(LiveEvent {
         seq: record.seq,
-        level: view.level.0,
-        trace_id: view.trace_id(),
-        service: view.service.into(),
-        message: view.message.into(),
-        frame: sse::frame(Some(&view.id), "log", &record.json),
+        level: keys.level,
+        trace_id: keys.trace_id,
+        service: keys.service,
+        json: frame.slice(json_start..frame.len() - 2),
+        frame,
+        message: OnceLock::new(),
     })
+}
+
+fn keys_from_json(record: &Record) -> Option<EventKeys> {
+    match record.view() {
+        Ok(view) => Some(EventKeys {
+            level: view.level.0,
+            trace_id: view.trace_id(),
+            service: view.service.as_ref().into(),
+        }),
+        Err(error) => {
+            tracing::error!(seq = record.seq, %error, "committed record is not event JSON");
+            None
+        }
+    }
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use tracetail_model::{EncodedEvent, EventView, Filter, TraceId};
+use tracetail_model::{EncodedEvent, EventKeys, EventView, Filter, TraceId};
 
 pub mod embedded;
 mod error;
@@ -34,6 +34,9 @@ pub struct Record {
     pub received_nanos: u64,
     /// The event JSON of the wire contract, one line.
     pub json: Bytes,
+    /// The filter fields, when the record comes straight from ingest (records read back from
+    /// disk leave this out: [`Record::view`] reads them from the JSON).
+    pub keys: Option<EventKeys>,
 }
 
 impl Record {

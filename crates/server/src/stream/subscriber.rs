@@ -172,7 +172,7 @@ impl Subscriber {
         for event in &batch[unsent..] {
             if self
                 .filter
-                .matches(&event.service, event.level, event.trace_id, &event.message)
+                .matches(&event.service, event.level, event.trace_id, event.message())
             {
                 frames.push(&event.frame);
             }

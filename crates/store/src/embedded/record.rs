@@ -71,6 +71,7 @@ impl<'a> StoredRecord<'a> {
             seq: self.seq,
             received_nanos: self.received_nanos,
             json: Bytes::copy_from_slice(self.json),
+            keys: None,
         }
     }
 }

@@ -173,13 +173,14 @@ impl Writer {
                 let json = event.json_with_id(&shared.epoch.cursor(seq));
                 encode_value(&mut value, received_nanos, &json);
                 batch.insert(&shared.events, seq_key(seq), value.as_slice());
-                if let Some(trace_id) = &event.trace_id {
+                if let Some(trace_id) = &event.keys.trace_id {
                     batch.insert(bucket, entry_key(trace_id, seq), []);
                 }
                 Record {
                     seq,
                     received_nanos,
                     json: Bytes::from(json),
+                    keys: Some(event.keys.clone()),
                 }
             })
             .collect()
