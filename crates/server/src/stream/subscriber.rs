@@ -85,27 +85,31 @@ impl Subscriber {
             let idle = tokio::time::sleep(heartbeat);
             tokio::pin!(idle);
             let mut catching_up = true;
+            // Registered once: a fresh `cancelled()` per wake-up would lock the token each time.
+            let cancelled = self.cancel.clone().cancelled_owned();
+            tokio::pin!(cancelled);
 
             loop {
-                if self.cancel.is_cancelled() {
-                    break;
-                }
                 let step = if catching_up {
-                    match self.catch_up_page().await {
-                        Ok(Some(chunk)) => Step::Send(chunk),
-                        Ok(None) => {
-                            catching_up = false;
-                            Step::Nothing
-                        }
-                        Err(error) => {
-                            tracing::warn!(%error, after = self.after, "replay failed; ending stream");
-                            Step::End
-                        }
+                    tokio::select! {
+                        biased;
+                        () = &mut cancelled => Step::End,
+                        page = self.catch_up_page() => match page {
+                            Ok(Some(chunk)) => Step::Send(chunk),
+                            Ok(None) => {
+                                catching_up = false;
+                                Step::Nothing
+                            }
+                            Err(error) => {
+                                tracing::warn!(%error, after = self.after, "replay failed; ending stream");
+                                Step::End
+                            }
+                        },
                     }
                 } else {
                     tokio::select! {
                         biased;
-                        () = self.cancel.cancelled() => Step::End,
+                        () = &mut cancelled => Step::End,
                         received = self.live.recv() => self.on_live(received),
                         () = &mut idle => Step::Send(heartbeat_frame()),
                     }
