@@ -123,6 +123,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+// TODO(#6): an idle stream costs ~24 KiB, 16 KiB of it hyper's per-connection read and header
+// buffers; long-lived streams need a leaner HTTP/1.1 path to reach the per-connection target.
 async fn serve(listener: TcpListener, state: Arc<AppState>) -> Result<(), ServerError> {
     let listener = listener.tap_io(|tcp| {
         // SSE frames are small and latency matters more than packet count.
