@@ -1,9 +1,19 @@
 //! The `tracetail` command: a thin shell over the library crates.
 //!
 //! - `serve` runs the hub ([`serve`], configured by [`config`]).
+//! - `tail` follows a live stream ([`tail`]); `query` reads stored events ([`query`]).
+//! - `send` ships lines from stdin or a file ([`send`]).
+//! - `demo` sends realistic traced traffic over OTLP ([`demo`]).
+//!
+//! Exit codes: 0 success (also Ctrl-C and a closed output pipe), 1 an error, 2 a usage error
+//! (from the argument parser); subcommands document any others they use.
 
 mod config;
+mod demo;
+mod query;
+mod send;
 mod serve;
+mod tail;
 
 use std::process::ExitCode;
 
@@ -21,18 +31,27 @@ struct Cli {
 enum Command {
     /// Run the hub: take logs over OTLP/HTTP and JSON, store them, stream them over SSE.
     Serve(config::ServeArgs),
+    /// Follow the hub's live stream in the terminal, resuming across drops and restarts.
+    Tail(tail::TailArgs),
+    /// Send log lines from stdin or a file to the hub.
+    Send(send::SendArgs),
+    /// Print stored events.
+    Query(query::QueryArgs),
+    /// Send realistic traced traffic from a few fictional services over OTLP.
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Tail(args) => tail::run(args),
+        Command::Send(args) => send::run(args),
+        Command::Query(args) => query::run(args),
+        Command::Demo(args) => demo::run(args),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("tracetail: {error:#}");
-            ExitCode::FAILURE
-        }
-    }
+    result.unwrap_or_else(|error| {
+        eprintln!("tracetail: {error:#}");
+        ExitCode::FAILURE
+    })
 }
