@@ -68,19 +68,19 @@ impl ServeArgs {
             config.data_dir = PathBuf::from(text);
         }
         if let Some(text) = self.heartbeat.or(file.heartbeat) {
-            config.heartbeat = parse_duration("heartbeat", &text)?;
+            config.heartbeat = parse_duration("heartbeat", &text, MIN_HEARTBEAT)?;
         }
         if let Some(text) = self.retry.or(file.retry) {
-            config.retry = parse_duration("retry", &text)?;
+            config.retry = parse_duration("retry", &text, Duration::from_millis(1))?;
         }
         if let Some(text) = self.retention_age.or(file.retention_age) {
-            config.retention_age = parse_duration("retention-age", &text)?;
+            config.retention_age = parse_duration("retention-age", &text, Duration::from_secs(1))?;
         }
         if let Some(text) = self.retention_size.or(file.retention_size) {
-            config.retention_size = parse_size("retention-size", &text, 1 << 20)?;
+            config.retention_size = parse_size("retention-size", &text, RETENTION_SIZES)?;
         }
         if let Some(text) = self.max_body.or(file.max_body) {
-            let max_body = parse_size("max-body", &text, 1024)?;
+            let max_body = parse_size("max-body", &text, MAX_BODIES)?;
             config.max_body = usize::try_from(max_body).context("--max-body is too large")?;
         }
         Ok(config)
@@ -99,25 +99,41 @@ fn parse_addr(text: &str) -> anyhow::Result<SocketAddr> {
     })
 }
 
-fn parse_duration(flag: &str, text: &str) -> anyhow::Result<Duration> {
+/// The shortest heartbeat: shorter ones cost every idle stream a write per few milliseconds.
+const MIN_HEARTBEAT: Duration = Duration::from_millis(100);
+/// Retention drops whole files (an eighth of the size at most), so it needs room for several.
+const RETENTION_SIZES: std::ops::RangeInclusive<u64> = (16 << 20)..=u64::MAX;
+/// A body is held in memory while it is decoded, so its limit is bounded too.
+const MAX_BODIES: std::ops::RangeInclusive<u64> = 1024..=(1 << 30);
+
+fn parse_duration(flag: &str, text: &str, minimum: Duration) -> anyhow::Result<Duration> {
     let duration = humantime::parse_duration(text).with_context(|| {
         format!("invalid --{flag} {text:?}: expected a duration like 500ms, 15s or 7d")
     })?;
-    if duration.is_zero() {
-        bail!("invalid --{flag} {text:?}: must be more than zero");
+    if duration < minimum {
+        let minimum = humantime::format_duration(minimum);
+        bail!("invalid --{flag} {text:?}: must be at least {minimum}");
     }
     Ok(duration)
 }
 
-fn parse_size(flag: &str, text: &str, minimum: u64) -> anyhow::Result<u64> {
+fn parse_size(
+    flag: &str,
+    text: &str,
+    allowed: std::ops::RangeInclusive<u64>,
+) -> anyhow::Result<u64> {
     let size = text
         .parse::<bytesize::ByteSize>()
         .map_err(anyhow::Error::msg)
         .with_context(|| {
             format!("invalid --{flag} {text:?}: expected a size like 8MiB, 512MiB or 1GiB")
         })?;
-    if size.as_u64() < minimum {
-        bail!("invalid --{flag} {text:?}: must be at least {minimum} bytes");
+    if !allowed.contains(&size.as_u64()) {
+        let (low, high) = (bytesize::ByteSize(*allowed.start()), bytesize::ByteSize(*allowed.end()));
+        match *allowed.end() {
+            u64::MAX => bail!("invalid --{flag} {text:?}: must be at least {low}"),
+            _ => bail!("invalid --{flag} {text:?}: must be from {low} to {high}"),
+        }
     }
     Ok(size.as_u64())
 }

@@ -25,8 +25,9 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let shutdown = server.shutdown_token();
     tokio::spawn(async move {
         wait_for_signal().await;
-        tracing::info!("shutting down: ending streams and flushing the store");
+        // Cancel before logging: nothing may stand between a signal and the shutdown.
         shutdown.cancel();
+        tracing::info!("shutting down: ending streams and flushing the store");
         // A second signal means: stop now.
         wait_for_signal().await;
         std::process::exit(130);
@@ -38,14 +39,15 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
 
 fn print_banner(addr: std::net::SocketAddr, data_dir: &std::path::Path) {
     let url = format!("http://{addr}");
-    println!(
-        "tracetail listening on {url}, data in {}",
+    let banner = format!(
+        "tracetail listening on {url}, data in {}\n  \
+         send logs:  OTEL_EXPORTER_OTLP_ENDPOINT={url} (OTLP/HTTP), or POST JSON to \
+         {url}/v1/events\n  \
+         watch them: curl -N {url}/v1/stream  (or: tracetail tail {url})\n",
         data_dir.display()
     );
-    println!(
-        "  send logs:  OTEL_EXPORTER_OTLP_ENDPOINT={url} (OTLP/HTTP), or POST JSON to {url}/v1/events"
-    );
-    println!("  watch them: curl -N {url}/v1/stream");
+    // A closed stdout must not stop the hub: the banner is a courtesy.
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes());
 }
 
 fn init_logging() {

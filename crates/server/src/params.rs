@@ -78,15 +78,16 @@ fn parse_trace_id(text: &str) -> Result<TraceId, ApiError> {
 /// A point in time: a duration back from now (`30s`, `5m`, `2h`, `7d`), an RFC 3339 time, or
 /// Unix milliseconds.
 pub(crate) fn parse_time(name: &str, text: &str) -> Result<u64, ApiError> {
+    // Digits alone are Unix milliseconds (a duration needs its unit: "0" is not "0s ago").
+    if let Ok(millis) = text.parse::<u64>() {
+        return Ok(millis.saturating_mul(1_000_000));
+    }
     if let Ok(ago) = humantime::parse_duration(text) {
         return Ok(now_nanos().saturating_sub(nanos(ago)));
     }
     if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
         let nanos = time.timestamp_nanos_opt().unwrap_or(0);
         return Ok(u64::try_from(nanos).unwrap_or(0));
-    }
-    if let Ok(millis) = text.parse::<u64>() {
-        return Ok(millis.saturating_mul(1_000_000));
     }
     Err(ApiError::bad_request(format!(
         "invalid {name} parameter {text:?}: expected a duration back from now (30s, 5m, 2h, 7d), \
@@ -133,5 +134,6 @@ mod tests {
         let at = parse_time("since", "2026-01-01T01:00:00+01:00").expect("rfc3339");
         assert_eq!(at, 1_767_225_600_000_000_000);
         assert_eq!(parse_time("since", "1000").expect("millis"), 1_000_000_000);
+        assert_eq!(parse_time("since", "0").expect("the epoch, not now"), 0);
     }
 }

@@ -31,8 +31,9 @@ use super::start::{Gap, Start};
 use crate::hub::LiveBatch;
 use crate::state::AppState;
 
-/// Matching records sent per replay page.
-const PAGE_RECORDS: usize = 1024;
+/// Matching records sent per replay page. A page is one body chunk, which a client that stops
+/// reading leaves in the server's memory, so it stays small (about 100 KiB of typical events).
+const PAGE_RECORDS: usize = 256;
 /// Records looked at per replay page, matching or not.
 const PAGE_SCAN: usize = 16 * 1024;
 
