@@ -22,6 +22,9 @@ pub struct ServerConfig {
     pub retention_size: u64,
     /// Largest request body accepted, measured after decompression. Default 8 MiB.
     pub max_body: usize,
+    /// How long a client may take to send a request's headers before its connection is
+    /// closed, so that half-sent requests cannot hold connections open. Default 10 s.
+    pub header_read_timeout: Duration,
 }
 
 impl ServerConfig {
@@ -35,6 +38,7 @@ impl ServerConfig {
             retention_age: Duration::from_secs(7 * 24 * 3600),
             retention_size: 1 << 30,
             max_body: 8 << 20,
+            header_read_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -11,7 +11,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::serve::ListenerExt;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -126,27 +129,51 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
 // TODO(#6): an idle stream costs ~24 KiB, 16 KiB of it hyper's per-connection read and header
 // buffers; long-lived streams need a leaner HTTP/1.1 path to reach the per-connection target.
 async fn serve(listener: TcpListener, state: Arc<AppState>) -> Result<(), ServerError> {
-    let listener = listener.tap_io(|tcp| {
-        // SSE frames are small and latency matters more than packet count.
-        let _ = tcp.set_nodelay(true);
-    });
     let shutdown = state.shutdown.clone();
     let app = router(state.clone());
-    let server =
-        axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    let server = std::future::IntoFuture::into_future(server);
-    tokio::pin!(server);
+    let mut builder = Builder::new(TokioExecutor::new());
+    let header_timeout = state.config.header_read_timeout;
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let connections = GracefulShutdown::new();
 
-    let served = tokio::select! {
-        result = &mut server => result.map_err(ServerError::Serve),
-        () = shutdown.cancelled() => match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
-            Ok(result) => result.map_err(ServerError::Serve),
-            Err(_) => {
-                tracing::warn!(grace = ?SHUTDOWN_GRACE, "connections still open at shutdown; closing");
-                Ok(())
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = shutdown.cancelled() => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                // Out of file descriptors, most likely: back off rather than spin.
+                tracing::warn!(%error, "accepting a connection failed; retrying in 100 ms");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
             }
-        },
-    };
+        };
+        // SSE frames are small and latency matters more than packet count.
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::trace!(%error, "connection ended with an error");
+            }
+        });
+    }
+
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, connections.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(grace = ?SHUTDOWN_GRACE, "connections still open at shutdown; closing");
+    }
     state.log.close()?;
-    served
+    Ok(())
 }

@@ -108,3 +108,30 @@ async fn quiet_stream_is_freed_within_one_heartbeat_of_disconnect() {
         started.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_that_never_finishes_its_headers_is_closed() {
+    let server =
+        TestServer::start_with(|c| c.header_read_timeout = Duration::from_millis(300)).await;
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut socket = TcpStream::connect(&addr).await.expect("connect");
+    socket
+        .write_all(b"GET /v1/str")
+        .await
+        .expect("half a request line");
+
+    let mut buffer = [0u8; 256];
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match socket.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "a half-sent request held its connection for 5 s"
+    );
+}
