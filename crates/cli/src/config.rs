@@ -129,7 +129,10 @@ fn parse_size(
             format!("invalid --{flag} {text:?}: expected a size like 8MiB, 512MiB or 1GiB")
         })?;
     if !allowed.contains(&size.as_u64()) {
-        let (low, high) = (bytesize::ByteSize(*allowed.start()), bytesize::ByteSize(*allowed.end()));
+        let (low, high) = (
+            bytesize::ByteSize(*allowed.start()),
+            bytesize::ByteSize(*allowed.end()),
+        );
         match *allowed.end() {
             u64::MAX => bail!("invalid --{flag} {text:?}: must be at least {low}"),
             _ => bail!("invalid --{flag} {text:?}: must be from {low} to {high}"),

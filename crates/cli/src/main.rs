@@ -10,6 +10,7 @@
 
 mod config;
 mod demo;
+mod format;
 mod query;
 mod send;
 mod serve;
