@@ -260,8 +260,10 @@ impl<W: Write> Printer<W> {
         }
     }
 
-    /// Prints one event on a line of its own.
-    pub(crate) fn print(&mut self, record: &LogRecord) -> io::Result<()> {
+    /// Prints one event on a line of its own. In JSON mode `raw`, the event JSON as the server
+    /// sent it, is printed as it is; without it the record is written back in the server's
+    /// field order.
+    pub(crate) fn print(&mut self, record: &LogRecord, raw: Option<&str>) -> io::Result<()> {
         match &self.human {
             Some(format) => {
                 self.line.clear();
@@ -270,7 +272,10 @@ impl<W: Write> Printer<W> {
                 self.out.write_all(self.line.as_bytes())
             }
             None => {
-                write_json(&mut self.out, record)?;
+                match raw {
+                    Some(raw) => self.out.write_all(raw.as_bytes())?,
+                    None => write_json(&mut self.out, record)?,
+                }
                 self.out.write_all(b"\n")
             }
         }
@@ -398,7 +403,7 @@ mod tests {
     #[test]
     fn json_output_writes_back_the_bytes_the_server_sent() {
         let mut printer = Printer::new(Vec::new(), None);
-        printer.print(&record(EVENT)).expect("print");
+        printer.print(&record(EVENT), None).expect("print");
         let out = printer.out.into_inner().expect("flush");
         assert_eq!(String::from_utf8(out).expect("utf-8"), format!("{EVENT}\n"));
     }

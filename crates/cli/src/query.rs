@@ -134,7 +134,7 @@ fn print_all<'a, W: Write>(
     events: impl Iterator<Item = &'a LogRecord>,
 ) -> anyhow::Result<()> {
     for event in events {
-        printer.print(event).context("writing to stdout")?;
+        printer.print(event, None).context("writing to stdout")?;
     }
     Ok(())
 }

@@ -58,6 +58,9 @@ pub enum ClientEvent {
         id: String,
         /// The record.
         record: LogRecord,
+        /// The event JSON exactly as the server sent it, fields this client does not know
+        /// included (for printing it on, as `tracetail tail --json` does).
+        data: String,
     },
     /// `event: span`: one span of the trace a `trace_id` stream follows, as sent.
     Span {
@@ -219,6 +222,7 @@ pub(crate) fn decode(event: SseEvent) -> Result<ClientEvent, ClientError> {
         "log" => serde_json::from_str(&event.data).map(|record| ClientEvent::Log {
             id: event.last_event_id.clone(),
             record,
+            data: event.data.clone(),
         }),
         "span" => serde_json::from_str(&event.data).map(|span| ClientEvent::Span {
             id: event.last_event_id.clone(),
@@ -287,7 +291,7 @@ mod tests {
         let data = r#"{"id":"c-1","ts":"2026-01-01T00:00:00.000000000Z","level":"WARN",
             "message":"m","service":"s","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736",
             "span_id":"00f067aa0ba902b7","attributes":{"n":1},"extra":true}"#;
-        let ClientEvent::Log { id, record } = decode(sse("log", data)).expect("a log") else {
+        let ClientEvent::Log { id, record, .. } = decode(sse("log", data)).expect("a log") else {
             panic!("not a log");
         };
         assert_eq!(id, "c-1");

@@ -210,7 +210,7 @@ async fn every_event_type_is_decoded_and_unknown_ones_pass_through() {
     assert!(
         matches!(&seen[1], ClientEvent::Open { heartbeat_ms: 15_000, cursor, .. } if cursor == "c0")
     );
-    let ClientEvent::Log { id, record } = &seen[2] else {
+    let ClientEvent::Log { id, record, .. } = &seen[2] else {
         panic!("{seen:?}")
     };
     assert_eq!(

@@ -46,7 +46,7 @@ const EXIT_REJECTED: u8 = 3;
 /// Flags of `tracetail send`.
 #[derive(Args, Debug)]
 pub(crate) struct SendArgs {
-    /// The hub [env: TRACETAIL_SERVER] [default: http://127.0.0.1:4318].
+    /// The hub's URL; `host:port` alone means `http://host:port`.
     #[arg(env = "TRACETAIL_SERVER", default_value = "http://127.0.0.1:4318")]
     server: String,
     /// Read this file instead of stdin.

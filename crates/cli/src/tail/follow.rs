@@ -135,7 +135,7 @@ impl<W: Write> Session<W> {
     /// Handles one event of the stream, or note about it.
     fn handle_event(&mut self, event: ClientEvent) -> anyhow::Result<Flow> {
         match event {
-            ClientEvent::Log { id, record } => self.print(&id, &record)?,
+            ClientEvent::Log { id, record, data } => self.print(&id, &record, &data)?,
             ClientEvent::Span { id, span } => {
                 self.printer
                     .print_other("span", &span)
@@ -179,8 +179,10 @@ impl<W: Write> Session<W> {
     }
 
     /// Prints one log event and moves the resume point past it.
-    fn print(&mut self, id: &str, record: &LogRecord) -> anyhow::Result<()> {
-        self.printer.print(record).context(WRITING_STDOUT)?;
+    fn print(&mut self, id: &str, record: &LogRecord, data: &str) -> anyhow::Result<()> {
+        self.printer
+            .print(record, Some(data))
+            .context(WRITING_STDOUT)?;
         self.moved_past(id);
         self.notes.event(id);
         Ok(())
