@@ -69,8 +69,8 @@ pub(crate) struct SendArgs {
     /// W3C trace context for records that carry no trace or span id.
     #[arg(long, env = "TRACEPARENT", value_name = "TRACEPARENT")]
     traceparent: Option<String>,
-    /// Requests in flight at once. More can be faster, but then batches may be stored out of
-    /// input order.
+    /// Requests in flight at once. More helps with a distant hub, where each request waits a
+    /// round trip, but then batches may be stored out of input order.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
     in_flight: u16,
     /// No progress line, and a summary only when something went wrong.

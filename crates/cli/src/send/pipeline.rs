@@ -15,6 +15,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -25,7 +26,7 @@ use tokio::time::Instant;
 
 use super::batch::{Batch, Batcher};
 use super::deliver::Hub;
-use super::input;
+use super::input::{self, Source};
 use super::report::{Console, PROGRESS_EVERY, Tally};
 use super::{Finished, Settings};
 
@@ -50,27 +51,23 @@ pub(super) enum Delivery {
 pub(super) async fn run(settings: Settings) -> anyhow::Result<Finished> {
     let tally = Arc::new(Tally::default());
     let console = Arc::new(Console::new(settings.quiet));
-    let stop = Arc::new(AtomicBool::new(false));
+    let traceparent = settings.traceparent.as_deref();
+    let hub = Arc::new(Hub::new(
+        settings.endpoint,
+        traceparent,
+        Arc::clone(&console),
+    )?);
 
-    let chunks = input::spawn(settings.source.clone(), Arc::clone(&stop))?;
+    let stop = Arc::new(AtomicBool::new(false));
     let (batches, queued) = mpsc::channel(QUEUED_BATCHES);
     let batcher = Batcher::new(
-        settings.defaults.clone(),
+        settings.defaults,
         settings.multiline,
         batches,
         Arc::clone(&tally),
     );
-    let batcher_stop = Arc::clone(&stop);
-    let batcher = std::thread::Builder::new()
-        .name("send-batcher".to_string())
-        .spawn(move || batcher.run(chunks, &batcher_stop))
-        .context("starting the batcher thread")?;
+    let batcher = start(batcher, settings.source, &stop)?;
 
-    let hub = Arc::new(Hub::new(
-        settings.endpoint.clone(),
-        settings.traceparent.as_deref(),
-        Arc::clone(&console),
-    )?);
     let progress = tokio::spawn(draw_progress(Arc::clone(&tally), Arc::clone(&console)));
     let delivery = deliver_all(hub, queued, settings.in_flight, &stop, &tally, &console).await?;
     progress.abort();
@@ -84,6 +81,20 @@ pub(super) async fn run(settings: Settings) -> anyhow::Result<Finished> {
         tally,
         console,
     })
+}
+
+/// Starts reading `source`, and the batcher on a thread of its own.
+fn start(
+    batcher: Batcher,
+    source: Source,
+    stop: &Arc<AtomicBool>,
+) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
+    let chunks = input::spawn(source, Arc::clone(stop))?;
+    let stop = Arc::clone(stop);
+    std::thread::Builder::new()
+        .name("send-batcher".to_string())
+        .spawn(move || batcher.run(chunks, &stop))
+        .context("starting the batcher thread")
 }
 
 /// Takes batches and delivers up to `in_flight` at once until the batcher is done.

@@ -80,7 +80,8 @@ pub(crate) fn send_command(args: &[&str]) -> Command {
     command
 }
 
-/// Runs `command` with `stdin` as its input, to its end.
+/// Runs `command` with `stdin` as its input, to its end. A `send` that exits before reading
+/// all of it (a usage error) is no failure of the writing.
 pub(crate) fn run_with_stdin(mut command: Command, stdin: &[u8]) -> Output {
     let mut child = command
         .stdin(Stdio::piped())
@@ -92,7 +93,14 @@ pub(crate) fn run_with_stdin(mut command: Command, stdin: &[u8]) -> Output {
     let stdin = stdin.to_vec();
     let writer = std::thread::spawn(move || input.write_all(&stdin));
     let output = child.wait_with_output().expect("wait for tracetail send");
-    writer.join().expect("writer").expect("write stdin");
+    let written = writer.join().expect("writer");
+    if let Err(error) = written {
+        assert_eq!(
+            error.kind(),
+            std::io::ErrorKind::BrokenPipe,
+            "write stdin: {error}"
+        );
+    }
     output
 }
 
