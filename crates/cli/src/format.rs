@@ -21,8 +21,7 @@ use std::io::{self, IsTerminal, Write};
 
 use chrono::{DateTime, Local, NaiveDate, TimeZone};
 use clap::{Args, ValueEnum};
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tracetail_client::{Level, LogRecord};
 
 /// Turns off the colour of `--color auto`, when set to anything but the empty string.
@@ -193,44 +192,6 @@ fn push_escaped(line: &mut String, text: &str) {
     }
 }
 
-/// The event JSON of the wire contract, fields in the server's order.
-///
-/// The client library hands over a parsed [`LogRecord`]; writing it back in this shape gives
-/// the bytes the server sent (both sides write with `serde_json`, attributes in key order).
-/// Fields a later server adds are not in [`LogRecord`] and so not printed.
-#[derive(Serialize)]
-struct WireRecord<'a> {
-    id: &'a str,
-    ts: &'a str,
-    level: &'static str,
-    severity: i32,
-    message: &'a str,
-    service: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    trace_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    span_id: Option<String>,
-    attributes: &'a Map<String, Value>,
-    resource: &'a Map<String, Value>,
-}
-
-/// Writes one event's JSON, without the line feed.
-pub(crate) fn write_json(out: &mut impl Write, record: &LogRecord) -> io::Result<()> {
-    let wire = WireRecord {
-        id: &record.id,
-        ts: &record.ts,
-        level: record.level.as_str(),
-        severity: record.severity,
-        message: &record.message,
-        service: &record.service,
-        trace_id: record.trace_id.map(|id| id.to_hex()),
-        span_id: record.span_id.map(|id| id.to_hex()),
-        attributes: &record.attributes,
-        resource: &record.resource,
-    };
-    serde_json::to_writer(out, &wire).map_err(io::Error::from)
-}
-
 /// Prints events to a buffered output (stdout outside tests), as human lines or as JSON.
 ///
 /// Nothing reaches the output before [`Printer::flush`] or a full buffer: callers flush when
@@ -260,10 +221,9 @@ impl<W: Write> Printer<W> {
         }
     }
 
-    /// Prints one event on a line of its own. In JSON mode `raw`, the event JSON as the server
-    /// sent it, is printed as it is; without it the record is written back in the server's
-    /// field order.
-    pub(crate) fn print(&mut self, record: &LogRecord, raw: Option<&str>) -> io::Result<()> {
+    /// Prints one event on a line of its own: a human line made from `record`, or in JSON mode
+    /// `raw`, the event JSON exactly as the server sent it.
+    pub(crate) fn print(&mut self, record: &LogRecord, raw: &str) -> io::Result<()> {
         match &self.human {
             Some(format) => {
                 self.line.clear();
@@ -272,10 +232,7 @@ impl<W: Write> Printer<W> {
                 self.out.write_all(self.line.as_bytes())
             }
             None => {
-                match raw {
-                    Some(raw) => self.out.write_all(raw.as_bytes())?,
-                    None => write_json(&mut self.out, record)?,
-                }
+                self.out.write_all(raw.as_bytes())?;
                 self.out.write_all(b"\n")
             }
         }
@@ -401,9 +358,9 @@ mod tests {
     }
 
     #[test]
-    fn json_output_writes_back_the_bytes_the_server_sent() {
+    fn json_output_writes_the_bytes_the_server_sent() {
         let mut printer = Printer::new(Vec::new(), None);
-        printer.print(&record(EVENT), None).expect("print");
+        printer.print(&record(EVENT), EVENT).expect("print");
         let out = printer.out.into_inner().expect("flush");
         assert_eq!(String::from_utf8(out).expect("utf-8"), format!("{EVENT}\n"));
     }

@@ -18,6 +18,7 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use reqwest::Url;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use tracetail_client::LogRecord;
 
 use crate::format::{OutputArgs, Printer, is_broken_pipe};
@@ -76,11 +77,25 @@ enum Order {
     Desc,
 }
 
-/// One answer of `GET /v1/logs`.
+/// One answer of `GET /v1/logs`, each event kept as the server wrote it for `--json`.
 #[derive(Deserialize)]
 struct Page {
-    events: Vec<LogRecord>,
+    events: Vec<Box<RawValue>>,
     next: Option<String>,
+}
+
+/// One stored event: parsed for the human line, and as the server wrote it.
+struct Event {
+    record: LogRecord,
+    raw: Box<RawValue>,
+}
+
+impl Event {
+    fn parse(raw: Box<RawValue>) -> anyhow::Result<Event> {
+        let record = serde_json::from_str(raw.get())
+            .with_context(|| format!("reading a stored event: {}", raw.get()))?;
+        Ok(Event { record, raw })
+    }
 }
 
 /// Runs `tracetail query`.
@@ -116,10 +131,12 @@ async fn walk<W: Write>(
         let url = page_url(args, base, page_size, after.as_deref());
         let page = fetch(&client, &url).await?;
         printed += page.events.len() as u64;
+        let events = page.events.into_iter().map(Event::parse);
+        let events = events.collect::<anyhow::Result<Vec<Event>>>()?;
         if hold_for_reversal {
-            held.extend(page.events);
+            held.extend(events);
         } else {
-            print_all(printer, page.events.iter())?;
+            print_all(printer, events.iter())?;
         }
         match page.next {
             Some(next) if printed < args.limit => after = Some(next),
@@ -131,10 +148,11 @@ async fn walk<W: Write>(
 
 fn print_all<'a, W: Write>(
     printer: &mut Printer<W>,
-    events: impl Iterator<Item = &'a LogRecord>,
+    events: impl Iterator<Item = &'a Event>,
 ) -> anyhow::Result<()> {
     for event in events {
-        printer.print(event, None).context("writing to stdout")?;
+        let printed = printer.print(&event.record, event.raw.get());
+        printed.context("writing to stdout")?;
     }
     Ok(())
 }

@@ -180,9 +180,7 @@ impl<W: Write> Session<W> {
 
     /// Prints one log event and moves the resume point past it.
     fn print(&mut self, id: &str, record: &LogRecord, data: &str) -> anyhow::Result<()> {
-        self.printer
-            .print(record, Some(data))
-            .context(WRITING_STDOUT)?;
+        self.printer.print(record, data).context(WRITING_STDOUT)?;
         self.moved_past(id);
         self.notes.event(id);
         Ok(())
