@@ -1,5 +1,7 @@
 //! `tracetail demo` against the real hub: what it sends arrives whole, one trace per request.
 
+mod hub;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::TcpListener;
 use std::path::Path;
@@ -18,23 +20,7 @@ struct Hub {
 
 impl Hub {
     fn start(dir: &Path) -> Hub {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_tracetail"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn tracetail serve");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let (child, port) = hub::serve(0, dir, &[]);
         Hub {
             child,
             base: format!("http://127.0.0.1:{port}"),
@@ -189,11 +175,7 @@ fn ctrl_c_stops_the_demo_after_flushing_what_it_sent() {
         .spawn()
         .expect("spawn demo");
     std::thread::sleep(Duration::from_millis(1500));
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+    hub::signal(child.id(), "INT");
 
     let output = child.wait_with_output().expect("demo exits");
     assert!(output.status.success(), "{output:?}");

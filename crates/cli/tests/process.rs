@@ -1,7 +1,9 @@
 //! The real `tracetail serve` process: start-up, `kill -9`, SIGTERM, one process per directory.
 
+mod hub;
+
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -9,50 +11,23 @@ use serde_json::{Value, json};
 
 struct Hub {
     child: Child,
+    port: u16,
     base: String,
 }
 
 impl Hub {
+    /// A hub on `port` (0: any free port) over `dir`, with 1 s heartbeats.
     fn start(dir: &std::path::Path, port: u16) -> Hub {
-        let child = Command::new(env!("CARGO_BIN_EXE_tracetail"))
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--heartbeat",
-                "1s",
-            ])
-            .arg("--data-dir")
-            .arg(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn tracetail");
-        let hub = Hub {
+        let (child, port) = hub::serve(port, dir, &["--heartbeat", "1s"]);
+        Hub {
             child,
+            port,
             base: format!("http://127.0.0.1:{port}"),
-        };
-        hub.wait_ready();
-        hub
-    }
-
-    fn wait_ready(&self) {
-        let started = Instant::now();
-        while std::net::TcpStream::connect(self.base.trim_start_matches("http://")).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
     fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
+        hub::signal(self.child.id(), name);
     }
 }
 
@@ -128,8 +103,8 @@ async fn latest_cursor(base: &str) -> String {
 #[tokio::test]
 async fn acknowledged_events_survive_kill_9_and_resume_exactly() {
     let dir = tempfile::tempdir().expect("dir");
-    let port = free_port();
-    let hub = Hub::start(dir.path(), port);
+    let hub = Hub::start(dir.path(), 0);
+    let port = hub.port;
     send(&hub.base, "before", 5).await;
     let cursor = latest_cursor(&hub.base).await;
     send(&hub.base, "acked", 200).await;
@@ -148,7 +123,7 @@ async fn acknowledged_events_survive_kill_9_and_resume_exactly() {
 #[tokio::test]
 async fn sigterm_ends_streams_and_exits_within_five_seconds() {
     let dir = tempfile::tempdir().expect("dir");
-    let mut hub = Hub::start(dir.path(), free_port());
+    let mut hub = Hub::start(dir.path(), 0);
     let stream = reqwest::get(format!("{}/v1/stream", hub.base))
         .await
         .expect("stream");
@@ -178,7 +153,7 @@ async fn sigterm_ends_streams_and_exits_within_five_seconds() {
 #[test]
 fn second_serve_on_the_same_directory_fails_at_once_saying_so() {
     let dir = tempfile::tempdir().expect("dir");
-    let _first = Hub::start(dir.path(), free_port());
+    let _first = Hub::start(dir.path(), 0);
     let started = Instant::now();
     let second = Command::new(env!("CARGO_BIN_EXE_tracetail"))
         .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())])

@@ -1,5 +1,6 @@
 //! `tracetail query` end to end: the built binary against a real `tracetail serve`.
 
+mod hub;
 mod tail_support;
 
 use serde_json::{Value, json};

@@ -1,6 +1,7 @@
 //! `tracetail send` against a real hub: what arrives, how rejections and failures are
 //! reported, and that a million lines arrive complete and in order.
 
+mod hub;
 mod send_support;
 
 use std::io::Write;

@@ -1,5 +1,6 @@
 //! `tracetail send --follow` across rotation and truncation, and interrupting `send`.
 
+mod hub;
 mod send_support;
 
 use std::fs::OpenOptions;

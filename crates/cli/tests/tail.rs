@@ -1,6 +1,7 @@
 //! `tracetail tail` end to end: the built binary against a real `tracetail serve`, across
 //! hub restarts and its own, into closed pipes, and refused by the hub.
 
+mod hub;
 mod tail_support;
 
 use std::sync::Arc;

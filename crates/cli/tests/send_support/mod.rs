@@ -20,36 +20,20 @@ pub(crate) struct Hub {
 }
 
 impl Hub {
-    /// Starts a hub on a free port with an empty data directory.
+    /// Starts a hub on any free port with an empty data directory.
     pub(crate) fn start() -> Hub {
-        Hub::start_on(free_port())
+        Hub::start_on(0)
     }
 
-    /// Starts a hub on `port` and waits until it takes connections.
+    /// Starts a hub on `port` (0: any free port) and waits until it takes connections.
     pub(crate) fn start_on(port: u16) -> Hub {
         let dir = tempfile::tempdir().expect("data directory");
-        let child = Command::new(env!("CARGO_BIN_EXE_tracetail"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn tracetail serve");
-        let hub = Hub {
+        let (child, port) = crate::hub::serve(port, dir.path(), &[]);
+        Hub {
             child,
             base: format!("http://127.0.0.1:{port}"),
             _dir: dir,
-        };
-        let started = Instant::now();
-        while std::net::TcpStream::connect(hub.base.trim_start_matches("http://")).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "hub did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
         }
-        hub
     }
 }
 
@@ -112,11 +96,7 @@ pub(crate) fn outcome(output: &Output) -> (Option<i32>, String) {
 
 /// Sends SIGINT to a child, as Ctrl-C would.
 pub(crate) fn interrupt(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+    crate::hub::signal(child.id(), "INT");
 }
 
 #[derive(Deserialize)]

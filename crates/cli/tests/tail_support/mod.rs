@@ -28,48 +28,33 @@ pub(crate) struct Hub {
 }
 
 impl Hub {
-    /// A hub on a free port, with 1 s heartbeats and a 100 ms reconnect delay.
+    /// A hub on any free port, with 1 s heartbeats and a 100 ms reconnect delay.
     pub(crate) fn start(dir: &Path) -> Hub {
         Hub::start_with_retry(dir, "100ms")
     }
 
     /// A hub on a free port announcing `retry` as its reconnect delay.
     pub(crate) fn start_with_retry(dir: &Path, retry: &str) -> Hub {
-        Hub::spawn(dir, free_port(), retry)
+        Hub::spawn(dir, 0, retry)
     }
 
     fn spawn(dir: &Path, port: u16, retry: &str) -> Hub {
-        let child = Command::new(TRACETAIL)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--heartbeat", "1s", "--retry", retry, "--data-dir"])
-            .arg(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn tracetail serve");
-        let hub = Hub {
+        let extra = ["--heartbeat", "1s", "--retry", retry];
+        let (child, port) = crate::hub::serve(port, dir, &extra);
+        Hub {
             child,
             base: format!("http://127.0.0.1:{port}"),
             port,
             dir: dir.to_path_buf(),
             retry: retry.to_string(),
-        };
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "hub did not start"
-            );
-            std::thread::sleep(Duration::from_millis(10));
         }
-        hub
     }
 
     /// Stops the hub with SIGTERM (`graceful`) or SIGKILL, waits for it, and starts a new one
     /// on the same port and data.
     pub(crate) fn restart(mut self, graceful: bool) -> Hub {
         if graceful {
-            signal(self.child.id(), "TERM");
+            crate::hub::signal(self.child.id(), "TERM");
         } else {
             self.child.kill().expect("kill -9");
         }
@@ -108,15 +93,6 @@ impl Drop for Hub {
 pub(crate) fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
-}
-
-/// Sends a signal by name (`TERM`, `INT`) to a process.
-pub(crate) fn signal(pid: u32, name: &str) {
-    let status = Command::new("kill")
-        .args([&format!("-{name}"), &pid.to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success(), "kill -{name} {pid}");
 }
 
 /// Posts events with messages `{prefix}0`…, and asserts they were acknowledged.
@@ -234,7 +210,7 @@ impl Running {
 
     /// Sends a signal by name to the command.
     pub(crate) fn signal(&self, name: &str) {
-        signal(self.child.id(), name);
+        crate::hub::signal(self.child.id(), name);
     }
 
     /// Waits for the command to exit; its status, stdout lines and stderr.
