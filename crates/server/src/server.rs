@@ -24,7 +24,7 @@ use tracetail_store::embedded::{EmbeddedLog, EmbeddedOptions};
 use crate::config::ServerConfig;
 use crate::hub::Hub;
 use crate::state::AppState;
-use crate::{health, ingest, query, stream};
+use crate::{health, ingest, query, stream, traces};
 
 /// How long connections get to finish after shutdown begins.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -121,6 +121,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .merge(ingest::routes())
         .merge(stream::routes())
         .merge(query::routes())
+        .merge(traces::routes())
         .merge(health::routes())
         .layer(DefaultBodyLimit::disable())
         .with_state(state)

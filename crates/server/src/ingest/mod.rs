@@ -1,8 +1,9 @@
-//! Ingest: `POST /v1/logs` (OTLP/HTTP logs) and `POST /v1/events` (JSON and NDJSON).
+//! Ingest: `POST /v1/logs` and `POST /v1/traces` (OTLP/HTTP logs and spans) and
+//! `POST /v1/events` (JSON and NDJSON).
 //!
 //! Every request takes the same four steps:
 //! 1. [`body`] reads the body within `--max-body`, measured after gzip decompression.
-//! 2. [`otlp`] or [`json`] decodes it, and [`normalize`] or [`json_record`] turns each record
+//! 2. [`otlp`], [`otlp_traces`] or [`json`] decodes it, and [`normalize`] or [`json_record`] turns each record
 //!    into a [`LogEvent`], encoded once for the store. This runs on the blocking pool when the
 //!    body is gzip or larger than 64 KiB, so no async worker stalls on a big batch.
 //! 3. The batch is appended to the [`EventLog`], which returns once it is durable.
@@ -13,7 +14,7 @@
 //! an `ingest` span that records `protocol`, `accepted` and `rejected` when it ends; nothing is
 //! logged per record.
 //!
-//! The rest: [`otlp_json`] and [`otlp_json_value`] read OTLP/JSON, [`traceparent`] reads the
+//! The rest: [`otlp_json`], [`otlp_traces_json`] and [`otlp_json_value`] read OTLP/JSON, [`traceparent`] reads the
 //! header that gives `/v1/events` records their trace.
 
 use std::sync::Arc;
@@ -48,13 +49,16 @@ mod otlp;
 mod otlp_ids;
 mod otlp_json;
 mod otlp_json_value;
+mod otlp_traces;
+mod otlp_traces_json;
 mod traceparent;
 
-/// `POST /v1/logs` and `POST /v1/events`.
+/// `POST /v1/logs`, `POST /v1/traces` and `POST /v1/events`.
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/v1/logs", post(post_otlp_logs))
         .route("/v1/events", post(post_events))
+        .route("/v1/traces", post(post_otlp_traces))
         // `body` enforces `--max-body` itself, after decompression.
         .layer(DefaultBodyLimit::disable())
 }
@@ -65,6 +69,18 @@ async fn post_otlp_logs(
     body: Body,
 ) -> Response {
     let ingest = ingest_otlp(state.log.as_ref(), state.config.max_body, headers, body);
+    ingest
+        .instrument(ingest_span())
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn post_otlp_traces(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let ingest = ingest_traces(state.log.as_ref(), state.config.max_body, headers, body);
     ingest
         .instrument(ingest_span())
         .await
@@ -113,6 +129,29 @@ async fn ingest_otlp(
     let accepted = append(log, events).await?;
     record_counts(accepted, 0);
     Ok(otlp::answer(encoding, warning))
+}
+
+/// Reads, decodes, stores and answers one OTLP/HTTP traces request.
+async fn ingest_traces(
+    log: &dyn EventLog,
+    max_body: usize,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let encoding = OtlpEncoding::from_headers(&headers)?;
+    Span::current().record("protocol", encoding.traces_protocol());
+    let raw = body::read(&headers, body, max_body).await?;
+
+    let (events, batch) = decode_off_worker(raw, max_body, move |plain| {
+        let mut batch = otlp_traces::decode(encoding, plain)?;
+        let events = batch.spans.drain(..).map(|span| span.encode()).collect();
+        Ok((events, batch))
+    })
+    .await?;
+
+    let accepted = append(log, events).await?;
+    record_counts(accepted, batch.rejected.count());
+    Ok(otlp_traces::answer(encoding, &batch))
 }
 
 /// Reads, decodes, stores and answers one `/v1/events` request.

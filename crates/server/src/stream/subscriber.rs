@@ -9,6 +9,8 @@
 //!   this subscriber lagged, the records in between are read from the store, which holds every
 //!   record before the hub sees it. So replay and live never race, and a slow subscriber
 //!   costs the hub nothing: it falls back to the store and rejoins live.
+//! - Spans share the log: a `trace_id` stream sends its trace's spans as `event: span` (no
+//!   `id:`), every other stream steps over them.
 //! - If retention evicts records the subscriber has not read yet, it says so with `gap`.
 //!
 //! The body is a stream polled by the connection itself: there is no task per subscriber,
@@ -24,11 +26,12 @@ use serde_json::json;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracetail_model::{Filter, sse};
+use tracetail_model::span::span_json;
+use tracetail_model::{Filter, RecordKind, sse};
 use tracetail_store::{ReadRequest, Record, StoreError};
 
 use super::start::{Gap, Start};
-use crate::hub::LiveBatch;
+use crate::hub::{LiveBatch, LiveEvent};
 use crate::state::AppState;
 
 /// Matching records sent per replay page. A page is one body chunk, which a client that stops
@@ -175,10 +178,7 @@ impl Subscriber {
         let mut frames = Frames::default();
         let unsent = batch.partition_point(|event| event.seq <= self.after);
         for event in &batch[unsent..] {
-            if self
-                .filter
-                .matches(&event.service, event.level, event.trace_id, event.message())
-            {
+            if self.wants(event) {
                 frames.push(&event.frame);
             }
             self.after = event.seq;
@@ -208,8 +208,12 @@ impl Subscriber {
             None => self.read_page(through).await?,
         };
         for record in &records {
-            if self.filter.matches_view(&record.view()?) {
-                frames.push(&self.replay_frame(record));
+            match record.kind() {
+                RecordKind::Span => frames.push(&span_frame(record)),
+                RecordKind::Log if self.filter.matches_view(&record.view()?) => {
+                    frames.push(&self.replay_frame(record));
+                }
+                RecordKind::Log => {}
             }
         }
         self.after = scanned_to.max(self.after);
@@ -234,6 +238,20 @@ impl Subscriber {
             page.scanned_to.unwrap_or(through)
         };
         Ok((page.records, scanned_to))
+    }
+
+    /// Whether a live record goes out on this stream: matching log events, and the spans of
+    /// the stream's trace (only `trace_id` streams get spans).
+    fn wants(&self, event: &LiveEvent) -> bool {
+        match event.kind {
+            RecordKind::Span => {
+                self.filter.trace_id.is_some() && self.filter.trace_id == event.trace_id
+            }
+            RecordKind::Log => {
+                self.filter
+                    .matches(&event.service, event.level, event.trace_id, event.message())
+            }
+        }
     }
 
     fn replay_frame(&self, record: &Record) -> Bytes {
@@ -301,6 +319,11 @@ impl Frames {
             Step::Send(bytes)
         }
     }
+}
+
+/// `event: span` for a stored span; spans carry no `id:`.
+fn span_frame(record: &Record) -> Bytes {
+    sse::frame(None, "span", span_json(&record.json).unwrap_or(b"{}"))
 }
 
 fn gap_frame(gap: &Gap) -> Bytes {
