@@ -17,7 +17,7 @@ use tracetail_model::span::span_json;
 use tracetail_model::{EventKeys, EventView, Level, RecordKind, TraceId, sse};
 use tracetail_store::{CommittedBatch, Record};
 
-/// Batches the ring holds before a slow subscriber is declared lagged.
+/// Batches the ring holds by default before a slow subscriber is declared lagged.
 pub const RING_BATCHES: usize = 4096;
 
 /// One committed record, ready for subscribers.
@@ -65,14 +65,14 @@ pub struct Hub {
 
 impl Default for Hub {
     fn default() -> Self {
-        Hub::new()
+        Hub::new(RING_BATCHES)
     }
 }
 
 impl Hub {
-    /// A hub with an empty ring.
-    pub fn new() -> Hub {
-        let (sender, _) = broadcast::channel(RING_BATCHES);
+    /// A hub with an empty ring of `ring_batches` batches.
+    pub fn new(ring_batches: usize) -> Hub {
+        let (sender, _) = broadcast::channel(ring_batches.max(1));
         Hub {
             sender,
             published: Arc::new(AtomicU64::new(0)),

@@ -8,6 +8,7 @@
 //!   cursor, then live from the hub, exactly once and in order.
 //! - `query`: `GET /v1/logs`, stored events by filter, paged.
 //! - `traces`: `GET /v1/traces/{trace_id}`, one trace's spans and logs.
+//! - `metrics`: `GET /metrics`, and the operational events that move them.
 //! - `params`: the filter and time parameters streams and queries share.
 //! - [`error`]: the one mapping from errors to HTTP answers.
 //! - [`server`]: binding, serving HTTP/1.1 and HTTP/2, and graceful shutdown.
@@ -18,6 +19,7 @@ pub mod error;
 mod health;
 pub mod hub;
 mod ingest;
+mod metrics;
 mod params;
 mod query;
 pub mod server;

@@ -18,6 +18,7 @@
 //! header that gives `/v1/events` records their trace.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
@@ -27,7 +28,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use tracetail_model::event::now_nanos;
 use tracetail_model::{EncodedEvent, LogEvent};
-use tracetail_store::EventLog;
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
 
@@ -68,7 +68,7 @@ async fn post_otlp_logs(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let ingest = ingest_otlp(state.log.as_ref(), state.config.max_body, headers, body);
+    let ingest = ingest_otlp(&state, headers, body);
     ingest
         .instrument(ingest_span())
         .await
@@ -80,7 +80,7 @@ async fn post_otlp_traces(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let ingest = ingest_traces(state.log.as_ref(), state.config.max_body, headers, body);
+    let ingest = ingest_traces(&state, headers, body);
     ingest
         .instrument(ingest_span())
         .await
@@ -92,7 +92,7 @@ async fn post_events(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let ingest = ingest_events(state.log.as_ref(), state.config.max_body, headers, body);
+    let ingest = ingest_events(&state, headers, body);
     ingest
         .instrument(ingest_span())
         .await
@@ -110,11 +110,12 @@ fn ingest_span() -> Span {
 
 /// Reads, decodes, stores and answers one OTLP/HTTP request.
 async fn ingest_otlp(
-    log: &dyn EventLog,
-    max_body: usize,
+    state: &AppState,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let received = Instant::now();
+    let max_body = state.config.max_body;
     let encoding = OtlpEncoding::from_headers(&headers)?;
     Span::current().record("protocol", encoding.protocol());
     let raw = body::read(&headers, body, max_body).await?;
@@ -126,18 +127,19 @@ async fn ingest_otlp(
     })
     .await?;
 
-    let accepted = append(log, events).await?;
+    let accepted = append(state, "otlp_logs", events, received).await?;
     record_counts(accepted, 0);
     Ok(otlp::answer(encoding, warning))
 }
 
 /// Reads, decodes, stores and answers one OTLP/HTTP traces request.
 async fn ingest_traces(
-    log: &dyn EventLog,
-    max_body: usize,
+    state: &AppState,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let received = Instant::now();
+    let max_body = state.config.max_body;
     let encoding = OtlpEncoding::from_headers(&headers)?;
     Span::current().record("protocol", encoding.traces_protocol());
     let raw = body::read(&headers, body, max_body).await?;
@@ -149,18 +151,23 @@ async fn ingest_traces(
     })
     .await?;
 
-    let accepted = append(log, events).await?;
-    record_counts(accepted, batch.rejected.count());
+    let accepted = append(state, "otlp_traces", events, received).await?;
+    let rejected = batch.rejected.count();
+    state
+        .metrics
+        .records_rejected("otlp_traces", "bad_id", rejected);
+    record_counts(accepted, rejected);
     Ok(otlp_traces::answer(encoding, &batch))
 }
 
 /// Reads, decodes, stores and answers one `/v1/events` request.
 async fn ingest_events(
-    log: &dyn EventLog,
-    max_body: usize,
+    state: &AppState,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let received = Instant::now();
+    let max_body = state.config.max_body;
     let format = EventsFormat::from_headers(&headers)?;
     Span::current().record("protocol", format.protocol());
     let raw = body::read(&headers, body, max_body).await?;
@@ -175,7 +182,10 @@ async fn ingest_events(
     })
     .await?;
 
-    let accepted = append(log, events).await?;
+    let accepted = append(state, "events", events, received).await?;
+    for (&reason, &count) in &rejections.by_reason {
+        state.metrics.records_rejected("events", reason, count);
+    }
     record_counts(accepted, rejections.total);
     Ok(json::answer(accepted, rejections))
 }
@@ -208,11 +218,18 @@ fn encode_all(events: &[LogEvent]) -> Vec<EncodedEvent> {
     events.iter().map(LogEvent::encode).collect()
 }
 
-/// Stores `events` durably; returns how many.
-async fn append(log: &dyn EventLog, events: Vec<EncodedEvent>) -> Result<usize, ApiError> {
+/// Stores `events` durably and counts them under `protocol`, with the time since the request
+/// was `received`; returns how many.
+async fn append(
+    state: &AppState,
+    protocol: &'static str,
+    events: Vec<EncodedEvent>,
+    received: Instant,
+) -> Result<usize, ApiError> {
     let count = events.len();
     if count > 0 {
-        log.append(events).await?;
+        state.log.append(events).await?;
+        state.metrics.ingested(protocol, count, received);
     }
     Ok(count)
 }

@@ -32,6 +32,7 @@ use tracetail_store::{ReadRequest, Record, StoreError};
 
 use super::start::{Gap, Start};
 use crate::hub::{LiveBatch, LiveEvent};
+use crate::metrics::StreamGuard;
 use crate::state::AppState;
 
 /// Matching records sent per replay page. A page is one body chunk, which a client that stops
@@ -52,6 +53,10 @@ pub(crate) struct Subscriber {
     live: broadcast::Receiver<LiveBatch>,
     /// Cancelled at server shutdown; ends the stream so the client reconnects elsewhere.
     cancel: CancellationToken,
+    /// Log events and spans in the chunk being built, added to the metrics once it is sent.
+    unsent_events: u64,
+    /// Counts this stream as open in the metrics until the subscriber is dropped.
+    _open: StreamGuard,
 }
 
 /// What the stream loop does next.
@@ -71,7 +76,10 @@ impl Subscriber {
         live: broadcast::Receiver<LiveBatch>,
     ) -> Subscriber {
         let cancel = state.shutdown.child_token();
+        let open = state.metrics.stream_opened();
         Subscriber {
+            unsent_events: 0,
+            _open: open,
             state,
             filter,
             after: start.after,
@@ -122,6 +130,8 @@ impl Subscriber {
                 match step {
                     Step::Send(chunk) => {
                         if !chunk.is_empty() {
+                            let events = std::mem::take(&mut self.unsent_events);
+                            self.state.metrics.sent(events, chunk.len());
                             idle.as_mut().reset(Instant::now() + heartbeat);
                             yield Ok(chunk);
                         }
@@ -150,6 +160,8 @@ impl Subscriber {
         chunk.extend_from_slice(&sse::retry(millis(config.retry)));
         chunk.extend_from_slice(&sse::frame(None, "open", open.to_string().as_bytes()));
         if let Some(gap) = self.opening_gap.take() {
+            let metrics = &self.state.metrics;
+            metrics.gap_sent(gap.reason, &gap.requested, &gap.resumed_from);
             chunk.extend_from_slice(&gap_frame(&gap));
         }
         chunk.freeze()
@@ -160,11 +172,7 @@ impl Subscriber {
         let batch = match received {
             Ok(batch) => batch,
             Err(RecvError::Lagged(batches)) => {
-                tracing::debug!(
-                    after = self.after,
-                    batches,
-                    "subscriber lagged; reading the store"
-                );
+                self.state.metrics.subscriber_lagged(self.after, batches);
                 return Step::CatchUp;
             }
             Err(RecvError::Closed) => return Step::End,
@@ -172,6 +180,7 @@ impl Subscriber {
         let first = batch.first().map_or(0, |event| event.seq);
         if first > self.after + 1 {
             // Records between are committed but not in the ring for us: read them from the store.
+            self.state.metrics.subscriber_lagged(self.after, 0);
             return Step::CatchUp;
         }
 
@@ -180,6 +189,7 @@ impl Subscriber {
         for event in &batch[unsent..] {
             if self.wants(event) {
                 frames.push(&event.frame);
+                self.unsent_events += 1;
             }
             self.after = event.seq;
         }
@@ -213,8 +223,9 @@ impl Subscriber {
                 RecordKind::Log if self.filter.matches_view(&record.view()?) => {
                     frames.push(&self.replay_frame(record));
                 }
-                RecordKind::Log => {}
+                RecordKind::Log => continue,
             }
+            self.unsent_events += 1;
         }
         self.after = scanned_to.max(self.after);
         Ok(Some(frames.finish()))
@@ -264,16 +275,13 @@ impl Subscriber {
 
     /// Moves past evicted records and says so.
     fn evicted_gap(&mut self, resume_after: u64) -> Bytes {
-        tracing::debug!(
-            after = self.after,
-            resume_after,
-            "records evicted before replay"
-        );
         let gap = Gap {
             requested: self.state.log.cursor(self.after),
             resumed_from: self.state.log.cursor(resume_after),
             reason: "evicted",
         };
+        let metrics = &self.state.metrics;
+        metrics.gap_sent(gap.reason, &gap.requested, &gap.resumed_from);
         self.after = resume_after;
         gap_frame(&gap)
     }
