@@ -31,6 +31,8 @@ async fn get_trace(
     Path(trace_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let trace = parse_trace_id(&trace_id)?;
+    // TODO(#4): cap or page the answer; a trace of millions of records is read into memory
+    // whole. Needed once one trace can outgrow a few MiB (batch jobs tracing every item).
     let records = state.log.trace(trace, 0).await?;
     if records.is_empty() {
         let message = format!("no spans or logs of trace {} are stored", trace.to_hex());

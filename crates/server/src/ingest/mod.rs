@@ -68,11 +68,7 @@ async fn post_otlp_logs(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let ingest = ingest_otlp(&state, headers, body);
-    ingest
-        .instrument(ingest_span())
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    in_ingest_span(ingest_otlp(&state, headers, body)).await
 }
 
 async fn post_otlp_traces(
@@ -80,11 +76,7 @@ async fn post_otlp_traces(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let ingest = ingest_traces(&state, headers, body);
-    ingest
-        .instrument(ingest_span())
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    in_ingest_span(ingest_traces(&state, headers, body)).await
 }
 
 async fn post_events(
@@ -92,7 +84,11 @@ async fn post_events(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let ingest = ingest_events(&state, headers, body);
+    in_ingest_span(ingest_events(&state, headers, body)).await
+}
+
+/// Runs one ingest request in its `ingest` span and turns a refusal into its answer.
+async fn in_ingest_span(ingest: impl Future<Output = Result<Response, ApiError>>) -> Response {
     ingest
         .instrument(ingest_span())
         .await
