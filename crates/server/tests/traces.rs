@@ -183,6 +183,25 @@ async fn spans_with_bad_ids_are_rejected_by_count_and_the_rest_stored() {
 }
 
 #[tokio::test]
+async fn protobuf_spans_with_bad_ids_are_reported_in_a_protobuf_partial_success() {
+    let server = TestServer::start().await;
+    let mut short_id = span(2, None, "short", 1);
+    short_id.span_id = vec![2; 4];
+    let body = request(vec![span(1, None, "kept", 0), short_id]);
+    let response = post_traces(&server, &[PROTOBUF], body).await;
+    assert_eq!(response.status(), 200);
+    let answer = response.bytes().await.expect("body");
+    let answer = ExportTraceServiceResponse::decode(&answer[..]).expect("protobuf answer");
+    let partial = answer.partial_success.expect("partial success");
+    assert_eq!(partial.rejected_spans, 1);
+    assert_eq!(
+        partial.error_message,
+        "1 span rejected for invalid ids: span_id must be 8 bytes, got 4"
+    );
+    assert_eq!(names(&get_trace(&server, TRACE).await.1), ["kept"]);
+}
+
+#[tokio::test]
 async fn gzip_protobuf_is_accepted_and_a_gzip_bomb_refused_with_413() {
     let server = TestServer::start_with(|config| config.max_body = 1 << 20).await;
     let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
