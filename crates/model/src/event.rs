@@ -70,7 +70,8 @@ pub struct EventKeys {
     pub kind: RecordKind,
 }
 
-/// A [`LogEvent`] (or a [`crate::SpanEvent`]) serialized once, at ingest, waiting only for its cursor.
+/// A [`LogEvent`] (or a [`crate::SpanEvent`]) serialized once, at ingest, waiting only for its
+/// cursor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodedEvent {
     /// The fields filters and indexes read.

@@ -11,7 +11,7 @@
 //! | metric | type | labels |
 //! |---|---|---|
 //! | `tracetail_subscribers` | gauge | |
-//! | `tracetail_ingested_records_total` | counter | `protocol`: `otlp_logs`, `otlp_traces`, `events` |
+//! | `tracetail_ingested_records_total` | counter | `protocol` |
 //! | `tracetail_rejected_records_total` | counter | `protocol`, `reason` |
 //! | `tracetail_delivered_events_total` | counter | |
 //! | `tracetail_sent_bytes_total` | counter | |
@@ -22,6 +22,8 @@
 //! | `tracetail_store_size_bytes` | gauge | |
 //! | `tracetail_store_records` | gauge | |
 //! | `tracetail_refused_requests_total` | counter | `reason` |
+//!
+//! `protocol` is `otlp_logs`, `otlp_traces` or `events`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

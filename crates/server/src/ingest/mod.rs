@@ -3,10 +3,13 @@
 //!
 //! Every request takes the same four steps:
 //! 1. [`body`] reads the body within `--max-body`, measured after gzip decompression.
-//! 2. [`otlp`], [`otlp_traces`] or [`json`] decodes it, and [`normalize`] or [`json_record`] turns each record
-//!    into a [`LogEvent`], encoded once for the store. This runs on the blocking pool when the
-//!    body is gzip or larger than 64 KiB, so no async worker stalls on a big batch.
-//! 3. The batch is appended to the [`EventLog`], which returns once it is durable.
+//! 2. [`otlp`], [`otlp_traces`] or [`json`] decodes it, and [`normalize`], [`otlp_traces`] or
+//!    [`json_record`] turns each record into a [`LogEvent`] (a span into a
+//!    [`tracetail_model::SpanEvent`]), encoded once for the store. This runs on the blocking
+//!    pool when the body is gzip or larger than 64 KiB, so no async worker stalls on a big
+//!    batch.
+//! 3. The batch is appended to the [`tracetail_store::EventLog`], which returns once it is
+//!    durable, and counted in the metrics.
 //! 4. The answer: 2xx only after step 3, so an acknowledged record survives a crash.
 //!
 //! A request is refused whole (400, 413, 415, see [`error`]) before anything is stored, or
@@ -14,8 +17,8 @@
 //! an `ingest` span that records `protocol`, `accepted` and `rejected` when it ends; nothing is
 //! logged per record.
 //!
-//! The rest: [`otlp_json`], [`otlp_traces_json`] and [`otlp_json_value`] read OTLP/JSON, [`traceparent`] reads the
-//! header that gives `/v1/events` records their trace.
+//! The rest: [`otlp_json`], [`otlp_traces_json`] and [`otlp_json_value`] read OTLP/JSON,
+//! [`traceparent`] reads the header that gives `/v1/events` records their trace.
 
 use std::sync::Arc;
 use std::time::Instant;
