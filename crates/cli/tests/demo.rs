@@ -163,6 +163,46 @@ fn demo_requests_arrive_as_one_trace_each_across_four_services() {
     );
     assert!(events.iter().any(|event| event["level"] == "DEBUG"));
     assert_eq!(events[0]["resource"]["deployment.environment"], "demo");
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains("sending no spans"), "{stdout}");
+    for (trace_id, services) in &traces {
+        assert_trace_has_the_spans_its_logs_name(&hub, trace_id, services);
+    }
+}
+
+/// The spans the SDK exported for one trace: one per service that logged, under the span
+/// ids its logs carry, with exactly one root (the frontend's server span).
+fn assert_trace_has_the_spans_its_logs_name(
+    hub: &Hub,
+    trace_id: &str,
+    logged: &BTreeMap<&str, BTreeSet<&str>>,
+) {
+    let url = format!("{}/v1/traces/{trace_id}", hub.base);
+    let trace: Value = reqwest::blocking::get(url)
+        .expect("get trace")
+        .json()
+        .expect("json");
+    let spans = trace["spans"].as_array().expect("spans");
+    let exported: BTreeMap<&str, BTreeSet<&str>> =
+        spans.iter().fold(BTreeMap::new(), |mut by_service, span| {
+            let service = text(span, "service");
+            by_service
+                .entry(service)
+                .or_default()
+                .insert(text(span, "span_id"));
+            by_service
+        });
+    assert_eq!(&exported, logged, "trace {trace_id}");
+    let roots: Vec<&Value> = spans
+        .iter()
+        .filter(|span| span.get("parent_span_id").is_none())
+        .collect();
+    assert_eq!(roots.len(), 1, "one root in {trace}");
+    assert_eq!(roots[0]["service"], "frontend");
+    assert_eq!(roots[0]["kind"], "SERVER");
+    let logs = trace["logs"].as_array().expect("logs");
+    assert!(logs.iter().all(|log| log["trace_id"] == trace_id));
 }
 
 #[test]

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::ids::{SpanId, TraceId};
 use crate::level::Level;
+use crate::span::RecordKind;
 
 /// The service name of a record that does not say which service sent it.
 pub const UNKNOWN_SERVICE: &str = "unknown_service";
@@ -65,9 +66,12 @@ pub struct EventKeys {
     pub service: Arc<str>,
     /// The trace, when known.
     pub trace_id: Option<TraceId>,
+    /// A log event or a span.
+    pub kind: RecordKind,
 }
 
-/// A [`LogEvent`] serialized once, at ingest, waiting only for its cursor.
+/// A [`LogEvent`] (or a [`crate::SpanEvent`]) serialized once, at ingest, waiting only for its
+/// cursor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodedEvent {
     /// The fields filters and indexes read.
@@ -77,6 +81,18 @@ pub struct EncodedEvent {
 }
 
 impl EncodedEvent {
+    /// An encoded record from its keys and its JSON without `id` (an object).
+    pub(crate) fn from_parts(keys: EventKeys, json_without_id: Vec<u8>) -> EncodedEvent {
+        debug_assert!(
+            json_without_id.starts_with(b"{\""),
+            "a JSON object with fields"
+        );
+        EncodedEvent {
+            keys,
+            json_without_id,
+        }
+    }
+
     /// The complete event JSON with `id` first.
     pub fn json_with_id(&self, id: &str) -> Vec<u8> {
         debug_assert!(
@@ -128,6 +144,7 @@ impl LogEvent {
             level: self.level,
             service: self.service.as_str().into(),
             trace_id: self.trace_id,
+            kind: RecordKind::Log,
         };
         EncodedEvent {
             keys,

@@ -3,6 +3,7 @@
 //! - [`level`]: log levels and their OTLP severity ranges.
 //! - [`ids`]: W3C trace and span ids.
 //! - [`event`]: [`LogEvent`], the normalized record, and its wire JSON.
+//! - [`span`]: [`SpanEvent`], the normalized span, and how spans share the log with events.
 //! - [`value`]: JSON numbers that no JavaScript client can corrupt.
 //! - [`filter`]: what a subscriber or a query asks for.
 //! - [`cursor`]: the grammar of stream cursors (the `id:` of each SSE event).
@@ -14,6 +15,7 @@ pub mod event;
 pub mod filter;
 pub mod ids;
 pub mod level;
+pub mod span;
 pub mod sse;
 pub mod value;
 
@@ -22,3 +24,4 @@ pub use event::{EncodedEvent, EventKeys, EventView, LogEvent};
 pub use filter::Filter;
 pub use ids::{IdError, SpanId, TraceId};
 pub use level::Level;
+pub use span::{RecordKind, SpanEvent, SpanEventItem};

@@ -25,6 +25,9 @@ pub struct ServerConfig {
     /// How long a client may take to send a request's headers before its connection is
     /// closed, so that half-sent requests cannot hold connections open. Default 10 s.
     pub header_read_timeout: Duration,
+    /// Committed batches the live ring holds; a stream more than this many behind reads the
+    /// store instead. Default 4096.
+    pub live_ring_batches: usize,
 }
 
 impl ServerConfig {
@@ -39,6 +42,7 @@ impl ServerConfig {
             retention_size: 1 << 30,
             max_body: 8 << 20,
             header_read_timeout: Duration::from_secs(10),
+            live_ring_batches: crate::hub::RING_BATCHES,
         }
     }
 }

@@ -13,10 +13,11 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use tokio::sync::broadcast;
 use tracetail_model::event::leading_id;
-use tracetail_model::{EventKeys, EventView, Level, TraceId, sse};
+use tracetail_model::span::span_json;
+use tracetail_model::{EventKeys, EventView, Level, RecordKind, TraceId, sse};
 use tracetail_store::{CommittedBatch, Record};
 
-/// Batches the ring holds before a slow subscriber is declared lagged.
+/// Batches the ring holds by default before a slow subscriber is declared lagged.
 pub const RING_BATCHES: usize = 4096;
 
 /// One committed record, ready for subscribers.
@@ -30,7 +31,10 @@ pub struct LiveEvent {
     pub trace_id: Option<TraceId>,
     /// Service, for the service filter.
     pub service: Arc<str>,
-    /// The whole `event: log` SSE frame, shared by every subscriber that sends it.
+    /// A log event or a span: spans go only to streams of their trace.
+    pub kind: RecordKind,
+    /// The whole `event: log` (or `event: span`) SSE frame, shared by every subscriber that
+    /// sends it.
     pub frame: Bytes,
     /// The event JSON inside `frame`.
     json: Bytes,
@@ -61,14 +65,14 @@ pub struct Hub {
 
 impl Default for Hub {
     fn default() -> Self {
-        Hub::new()
+        Hub::new(RING_BATCHES)
     }
 }
 
 impl Hub {
-    /// A hub with an empty ring.
-    pub fn new() -> Hub {
-        let (sender, _) = broadcast::channel(RING_BATCHES);
+    /// A hub with an empty ring of `ring_batches` batches.
+    pub fn new(ring_batches: usize) -> Hub {
+        let (sender, _) = broadcast::channel(ring_batches.max(1));
         Hub {
             sender,
             published: Arc::new(AtomicU64::new(0)),
@@ -117,13 +121,19 @@ fn live_event(record: &Record) -> Option<LiveEvent> {
         );
         return None;
     };
-    let frame = sse::frame(Some(cursor), "log", &record.json);
-    let json_start = frame.len() - record.json.len() - 2;
+    // A span's JSON is written once at ingest and always wrapped, so it is always there.
+    let (event, id, data) = match keys.kind {
+        RecordKind::Log => ("log", Some(cursor), &record.json[..]),
+        RecordKind::Span => ("span", None, span_json(&record.json).unwrap_or(b"{}")),
+    };
+    let frame = sse::frame(id, event, data);
+    let json_start = frame.len() - data.len() - 2;
     Some(LiveEvent {
         seq: record.seq,
         level: keys.level,
         trace_id: keys.trace_id,
         service: keys.service,
+        kind: keys.kind,
         json: frame.slice(json_start..frame.len() - 2),
         frame,
         message: OnceLock::new(),
@@ -131,15 +141,40 @@ fn live_event(record: &Record) -> Option<LiveEvent> {
 }
 
 fn keys_from_json(record: &Record) -> Option<EventKeys> {
+    if record.kind() == RecordKind::Span {
+        return span_keys(record);
+    }
     match record.view() {
         Ok(view) => Some(EventKeys {
             level: view.level.0,
             trace_id: view.trace_id(),
             service: view.service.as_ref().into(),
+            kind: RecordKind::Log,
         }),
         Err(error) => {
             tracing::error!(seq = record.seq, %error, "committed record is not event JSON");
             None
         }
     }
+}
+
+/// The keys of a span record read back from the store.
+fn span_keys(record: &Record) -> Option<EventKeys> {
+    #[derive(serde::Deserialize)]
+    struct SpanKeys {
+        trace_id: String,
+        service: String,
+    }
+    let json = span_json(&record.json)?;
+    let parsed: SpanKeys = serde_json::from_slice(json)
+        .inspect_err(|error| {
+            tracing::error!(seq = record.seq, %error, "committed record is not span JSON");
+        })
+        .ok()?;
+    Some(EventKeys {
+        level: Level::Info,
+        service: parsed.service.into(),
+        trace_id: TraceId::from_hex(&parsed.trace_id).ok(),
+        kind: RecordKind::Span,
+    })
 }

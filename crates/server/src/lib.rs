@@ -1,12 +1,14 @@
 //! tracetail's HTTP server.
 //!
 //! - [`config`]: the typed configuration.
-//! - `ingest`: `POST /v1/logs` (OTLP/HTTP) and `POST /v1/events` (JSON, NDJSON), durable
-//!   before they answer.
+//! - `ingest`: `POST /v1/logs` and `POST /v1/traces` (OTLP/HTTP) and `POST /v1/events` (JSON,
+//!   NDJSON), durable before they answer.
 //! - [`hub`]: live fan-out of committed records, each encoded once as an SSE frame.
 //! - `stream`: `GET /v1/stream`, one subscriber per connection: replay from the store by
 //!   cursor, then live from the hub, exactly once and in order.
 //! - `query`: `GET /v1/logs`, stored events by filter, paged.
+//! - `traces`: `GET /v1/traces/{trace_id}`, one trace's spans and logs.
+//! - `metrics`: `GET /metrics`, and the operational events that move them.
 //! - `params`: the filter and time parameters streams and queries share.
 //! - [`error`]: the one mapping from errors to HTTP answers.
 //! - [`server`]: binding, serving HTTP/1.1 and HTTP/2, and graceful shutdown.
@@ -17,11 +19,13 @@ pub mod error;
 mod health;
 pub mod hub;
 mod ingest;
+mod metrics;
 mod params;
 mod query;
 pub mod server;
 mod state;
 mod stream;
+mod traces;
 
 pub use config::ServerConfig;
 pub use server::{RunningServer, ServerError, start};

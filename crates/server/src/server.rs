@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::{Router, middleware};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -23,8 +23,9 @@ use tracetail_store::embedded::{EmbeddedLog, EmbeddedOptions};
 
 use crate::config::ServerConfig;
 use crate::hub::Hub;
+use crate::metrics::{self, Metrics};
 use crate::state::AppState;
-use crate::{health, ingest, query, stream};
+use crate::{health, ingest, query, stream, traces};
 
 /// How long connections get to finish after shutdown begins.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -57,7 +58,7 @@ pub struct RunningServer {
 
 /// Opens the store, binds, and starts serving in the background.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
-    let hub = Hub::new();
+    let hub = Hub::new(config.live_ring_batches);
     let publisher = hub.clone();
     let options = EmbeddedOptions {
         dir: config.data_dir.clone(),
@@ -79,6 +80,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         log,
         hub,
         config,
+        metrics: Arc::new(Metrics::new()),
         shutdown: shutdown.clone(),
     });
     let task = tokio::spawn(serve(listener, state));
@@ -121,8 +123,14 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .merge(ingest::routes())
         .merge(stream::routes())
         .merge(query::routes())
+        .merge(traces::routes())
         .merge(health::routes())
+        .merge(metrics::routes())
         .layer(DefaultBodyLimit::disable())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count_refusals,
+        ))
         .with_state(state)
 }
 
@@ -160,8 +168,12 @@ async fn serve(listener: TcpListener, state: Arc<AppState>) -> Result<(), Server
             .serve_connection(TokioIo::new(stream), service)
             .into_owned();
         let connection = connections.watch(connection);
+        let metrics = Arc::clone(&state.metrics);
         tokio::spawn(async move {
             if let Err(error) = connection.await {
+                if is_header_timeout(&*error) {
+                    metrics.request_refused("header_timeout");
+                }
                 tracing::trace!(%error, "connection ended with an error");
             }
         });
@@ -176,4 +188,11 @@ async fn serve(listener: TcpListener, state: Arc<AppState>) -> Result<(), Server
     }
     state.log.close()?;
     Ok(())
+}
+
+/// Whether a connection ended because its client did not finish sending headers in time.
+fn is_header_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+    error
+        .downcast_ref::<hyper::Error>()
+        .is_some_and(hyper::Error::is_timeout)
 }

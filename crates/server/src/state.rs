@@ -7,6 +7,7 @@ use tracetail_store::EventLog;
 
 use crate::config::ServerConfig;
 use crate::hub::Hub;
+use crate::metrics::Metrics;
 
 /// Shared by all handlers as `State<Arc<AppState>>`; lives as long as the server.
 pub(crate) struct AppState {
@@ -16,6 +17,8 @@ pub(crate) struct AppState {
     pub(crate) hub: Hub,
     /// The validated configuration.
     pub(crate) config: ServerConfig,
+    /// The hub's own metrics, served at `/metrics`.
+    pub(crate) metrics: Arc<Metrics>,
     /// Cancelled when the server begins to shut down; every stream holds a child token.
     pub(crate) shutdown: CancellationToken,
 }

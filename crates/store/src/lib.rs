@@ -5,6 +5,10 @@
 //!   every committed batch in cursor order.
 //! - [`embedded`]: the default backend, on fjall in a local data directory.
 //!
+//! A record is a log event or a span ([`RecordKind`]); both share one numbering, one
+//! retention and one trace index. Reads by filter ([`EventLog::read`]) return log events only;
+//! reads by trace ([`EventLog::trace`]) return both.
+//!
 //! A store assigns each record a sequence number, contiguous and increasing from 1, and a
 //! cursor that names the sequence number and the store's *epoch*: a random id drawn when the
 //! data directory is created. A cursor from another epoch (the directory was wiped, or it
@@ -16,7 +20,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use tracetail_model::{EncodedEvent, EventKeys, EventView, Filter, TraceId};
+use tracetail_model::span::record_kind;
+use tracetail_model::{EncodedEvent, EventKeys, EventView, Filter, RecordKind, TraceId};
 
 pub mod embedded;
 mod error;
@@ -40,7 +45,16 @@ pub struct Record {
 }
 
 impl Record {
-    /// The fields filters read.
+    /// A log event or a span. Spans have no [`EventView`]: read them with
+    /// [`tracetail_model::span::span_json`].
+    pub fn kind(&self) -> RecordKind {
+        match &self.keys {
+            Some(keys) => keys.kind,
+            None => record_kind(&self.json),
+        }
+    }
+
+    /// The fields filters read (of a log event; a span is reported as corrupt).
     pub fn view(&self) -> Result<EventView<'_>, StoreError> {
         EventView::parse(&self.json).map_err(|source| StoreError::Corrupt {
             seq: self.seq,
@@ -144,10 +158,12 @@ pub trait EventLog: Send + Sync + 'static {
     /// Resolves a cursor that passed [`tracetail_model::check_cursor`].
     fn locate(&self, cursor: &str) -> Located;
 
-    /// Reads records by sequence range, time and filter.
+    /// Reads log events by sequence range, time and filter; spans are looked at (they count
+    /// towards `scan_limit`) but never returned.
     fn read(&self, request: ReadRequest) -> BoxFuture<'_, Result<ReadPage, StoreError>>;
 
-    /// Every retained record of one trace with a sequence number above `after`, in order.
+    /// Every retained record of one trace with a sequence number above `after`, in order:
+    /// log events and spans.
     fn trace(
         &self,
         trace_id: TraceId,

@@ -37,9 +37,14 @@ pub(crate) enum IngestError {
     /// The body could not be read from the connection.
     #[error("reading request body: {0}")]
     Read(axum::Error),
-    /// The body is not an OTLP `ExportLogsServiceRequest` in protobuf.
-    #[error("request body is not a valid OTLP/protobuf ExportLogsServiceRequest: {0}")]
-    Protobuf(prost::DecodeError),
+    /// The body is not an OTLP export request in protobuf.
+    #[error("request body is not a valid OTLP/protobuf {request}: {source}")]
+    Protobuf {
+        /// The message expected, e.g. `ExportLogsServiceRequest`.
+        request: &'static str,
+        /// The decoder's complaint.
+        source: prost::DecodeError,
+    },
     /// The body is not JSON, or not JSON of the expected shape.
     #[error("request body is not valid JSON: {0}")]
     Json(serde_json::Error),
@@ -52,8 +57,11 @@ pub(crate) enum IngestError {
         expected: &'static str,
     },
     /// An OTLP/JSON body that is an array rather than a request object.
-    #[error("request body must be an OTLP/JSON ExportLogsServiceRequest object, got an array")]
-    OtlpArray,
+    #[error("request body must be an OTLP/JSON {request} object, got an array")]
+    OtlpArray {
+        /// The message expected, e.g. `ExportLogsServiceRequest`.
+        request: &'static str,
+    },
     /// A `/v1/events` JSON body that is neither an object nor an array.
     #[error("request body must be a JSON object or an array of objects, got {found}")]
     NotRecords {
@@ -79,10 +87,10 @@ impl IngestError {
             }
             IngestError::Gzip(_)
             | IngestError::Read(_)
-            | IngestError::Protobuf(_)
+            | IngestError::Protobuf { .. }
             | IngestError::Json(_)
             | IngestError::SnakeCaseField { .. }
-            | IngestError::OtlpArray
+            | IngestError::OtlpArray { .. }
             | IngestError::NotRecords { .. } => StatusCode::BAD_REQUEST,
         }
     }

@@ -16,6 +16,8 @@
 //!   an empty NDJSON body); 400 when every record was rejected. A body that is not JSON at all
 //!   answers 400 with `{"error": ...}`, and nothing of it is stored.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -80,6 +82,8 @@ pub(crate) struct Rejections {
     pub(crate) listed: Vec<Rejection>,
     /// How many records were rejected.
     pub(crate) total: usize,
+    /// How many were rejected for each reason (see [`RecordError::reason`]).
+    pub(crate) by_reason: BTreeMap<&'static str, usize>,
 }
 
 /// The records of one request: events to store and records rejected.
@@ -97,6 +101,7 @@ impl EventsBatch {
             Ok(event) => self.events.push(event),
             Err(error) => {
                 self.rejections.total += 1;
+                *self.rejections.by_reason.entry(error.reason()).or_default() += 1;
                 if self.rejections.listed.len() < LISTED_REJECTIONS {
                     self.rejections.listed.push(Rejection {
                         index,
@@ -314,6 +319,7 @@ mod tests {
                 error: "bad".into(),
             }],
             total: 1,
+            by_reason: BTreeMap::from([("bad_level", 1)]),
         };
         assert_eq!(answer(2, rejected()).status(), StatusCode::OK);
         assert_eq!(answer(0, Rejections::default()).status(), StatusCode::OK);

@@ -98,6 +98,20 @@ pub(crate) enum RecordError {
     },
 }
 
+impl RecordError {
+    /// The `reason` label of `tracetail_rejected_records_total`.
+    pub(crate) fn reason(&self) -> &'static str {
+        match self {
+            RecordError::NotJson(_) => "not_json",
+            RecordError::NotAnObject { .. } => "not_an_object",
+            RecordError::BadTime { .. } => "bad_time",
+            RecordError::BadLevel { .. } => "bad_level",
+            RecordError::IdNotString { .. } | RecordError::BadId(_) => "bad_id",
+            RecordError::AttributesNotObject { .. } => "bad_attributes",
+        }
+    }
+}
+
 /// Maps one record to an event.
 pub(crate) fn to_log_event(
     record: Value,

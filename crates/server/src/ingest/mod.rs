@@ -1,11 +1,15 @@
-//! Ingest: `POST /v1/logs` (OTLP/HTTP logs) and `POST /v1/events` (JSON and NDJSON).
+//! Ingest: `POST /v1/logs` and `POST /v1/traces` (OTLP/HTTP logs and spans) and
+//! `POST /v1/events` (JSON and NDJSON).
 //!
 //! Every request takes the same four steps:
 //! 1. [`body`] reads the body within `--max-body`, measured after gzip decompression.
-//! 2. [`otlp`] or [`json`] decodes it, and [`normalize`] or [`json_record`] turns each record
-//!    into a [`LogEvent`], encoded once for the store. This runs on the blocking pool when the
-//!    body is gzip or larger than 64 KiB, so no async worker stalls on a big batch.
-//! 3. The batch is appended to the [`EventLog`], which returns once it is durable.
+//! 2. [`otlp`], [`otlp_traces`] or [`json`] decodes it, and [`normalize`], [`otlp_traces`] or
+//!    [`json_record`] turns each record into a [`LogEvent`] (a span into a
+//!    [`tracetail_model::SpanEvent`]), encoded once for the store. This runs on the blocking
+//!    pool when the body is gzip or larger than 64 KiB, so no async worker stalls on a big
+//!    batch.
+//! 3. The batch is appended to the [`tracetail_store::EventLog`], which returns once it is
+//!    durable, and counted in the metrics.
 //! 4. The answer: 2xx only after step 3, so an acknowledged record survives a crash.
 //!
 //! A request is refused whole (400, 413, 415, see [`error`]) before anything is stored, or
@@ -13,10 +17,11 @@
 //! an `ingest` span that records `protocol`, `accepted` and `rejected` when it ends; nothing is
 //! logged per record.
 //!
-//! The rest: [`otlp_json`] and [`otlp_json_value`] read OTLP/JSON, [`traceparent`] reads the
-//! header that gives `/v1/events` records their trace.
+//! The rest: [`otlp_json`], [`otlp_traces_json`] and [`otlp_json_value`] read OTLP/JSON,
+//! [`traceparent`] reads the header that gives `/v1/events` records their trace.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
@@ -26,7 +31,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use tracetail_model::event::now_nanos;
 use tracetail_model::{EncodedEvent, LogEvent};
-use tracetail_store::EventLog;
 use tracing::field::Empty;
 use tracing::{Instrument, Span};
 
@@ -48,13 +52,16 @@ mod otlp;
 mod otlp_ids;
 mod otlp_json;
 mod otlp_json_value;
+mod otlp_traces;
+mod otlp_traces_json;
 mod traceparent;
 
-/// `POST /v1/logs` and `POST /v1/events`.
+/// `POST /v1/logs`, `POST /v1/traces` and `POST /v1/events`.
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/v1/logs", post(post_otlp_logs))
         .route("/v1/events", post(post_events))
+        .route("/v1/traces", post(post_otlp_traces))
         // `body` enforces `--max-body` itself, after decompression.
         .layer(DefaultBodyLimit::disable())
 }
@@ -64,11 +71,15 @@ async fn post_otlp_logs(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let ingest = ingest_otlp(state.log.as_ref(), state.config.max_body, headers, body);
-    ingest
-        .instrument(ingest_span())
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    in_ingest_span(ingest_otlp(&state, headers, body)).await
+}
+
+async fn post_otlp_traces(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    in_ingest_span(ingest_traces(&state, headers, body)).await
 }
 
 async fn post_events(
@@ -76,7 +87,11 @@ async fn post_events(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let ingest = ingest_events(state.log.as_ref(), state.config.max_body, headers, body);
+    in_ingest_span(ingest_events(&state, headers, body)).await
+}
+
+/// Runs one ingest request in its `ingest` span and turns a refusal into its answer.
+async fn in_ingest_span(ingest: impl Future<Output = Result<Response, ApiError>>) -> Response {
     ingest
         .instrument(ingest_span())
         .await
@@ -94,11 +109,12 @@ fn ingest_span() -> Span {
 
 /// Reads, decodes, stores and answers one OTLP/HTTP request.
 async fn ingest_otlp(
-    log: &dyn EventLog,
-    max_body: usize,
+    state: &AppState,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let received = Instant::now();
+    let max_body = state.config.max_body;
     let encoding = OtlpEncoding::from_headers(&headers)?;
     Span::current().record("protocol", encoding.protocol());
     let raw = body::read(&headers, body, max_body).await?;
@@ -110,18 +126,47 @@ async fn ingest_otlp(
     })
     .await?;
 
-    let accepted = append(log, events).await?;
+    let accepted = append(state, "otlp_logs", events, received).await?;
     record_counts(accepted, 0);
     Ok(otlp::answer(encoding, warning))
 }
 
-/// Reads, decodes, stores and answers one `/v1/events` request.
-async fn ingest_events(
-    log: &dyn EventLog,
-    max_body: usize,
+/// Reads, decodes, stores and answers one OTLP/HTTP traces request.
+async fn ingest_traces(
+    state: &AppState,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let received = Instant::now();
+    let max_body = state.config.max_body;
+    let encoding = OtlpEncoding::from_headers(&headers)?;
+    Span::current().record("protocol", encoding.traces_protocol());
+    let raw = body::read(&headers, body, max_body).await?;
+
+    let (events, batch) = decode_off_worker(raw, max_body, move |plain| {
+        let mut batch = otlp_traces::decode(encoding, plain)?;
+        let events = batch.spans.drain(..).map(|span| span.encode()).collect();
+        Ok((events, batch))
+    })
+    .await?;
+
+    let accepted = append(state, "otlp_traces", events, received).await?;
+    let rejected = batch.rejected.count();
+    state
+        .metrics
+        .records_rejected("otlp_traces", "bad_id", rejected);
+    record_counts(accepted, rejected);
+    Ok(otlp_traces::answer(encoding, &batch))
+}
+
+/// Reads, decodes, stores and answers one `/v1/events` request.
+async fn ingest_events(
+    state: &AppState,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let received = Instant::now();
+    let max_body = state.config.max_body;
     let format = EventsFormat::from_headers(&headers)?;
     Span::current().record("protocol", format.protocol());
     let raw = body::read(&headers, body, max_body).await?;
@@ -136,7 +181,10 @@ async fn ingest_events(
     })
     .await?;
 
-    let accepted = append(log, events).await?;
+    let accepted = append(state, "events", events, received).await?;
+    for (&reason, &count) in &rejections.by_reason {
+        state.metrics.records_rejected("events", reason, count);
+    }
     record_counts(accepted, rejections.total);
     Ok(json::answer(accepted, rejections))
 }
@@ -169,11 +217,18 @@ fn encode_all(events: &[LogEvent]) -> Vec<EncodedEvent> {
     events.iter().map(LogEvent::encode).collect()
 }
 
-/// Stores `events` durably; returns how many.
-async fn append(log: &dyn EventLog, events: Vec<EncodedEvent>) -> Result<usize, ApiError> {
+/// Stores `events` durably and counts them under `protocol`, with the time since the request
+/// was `received`; returns how many.
+async fn append(
+    state: &AppState,
+    protocol: &'static str,
+    events: Vec<EncodedEvent>,
+    received: Instant,
+) -> Result<usize, ApiError> {
     let count = events.len();
     if count > 0 {
-        log.append(events).await?;
+        state.log.append(events).await?;
+        state.metrics.ingested(protocol, count, received);
     }
     Ok(count)
 }

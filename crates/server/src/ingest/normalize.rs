@@ -28,8 +28,10 @@ use super::otlp_ids::{Ids, UnlinkedIds};
 /// What a resource contributes to each of its records.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ResourceContext {
-    service: String,
-    attributes: Map<String, Value>,
+    /// `service.name`, else `unknown_service`.
+    pub(super) service: String,
+    /// Every resource attribute.
+    pub(super) attributes: Map<String, Value>,
 }
 
 impl ResourceContext {
@@ -135,7 +137,7 @@ impl Normalizer {
 
 /// Adds `otel.scope.name`, `otel.scope.version` and `event.name` when set, unless the record
 /// has attributes of those names already.
-fn with_scope_and_event(
+pub(super) fn with_scope_and_event(
     mut attributes: Map<String, Value>,
     scope: &ScopeContext,
     event_name: &str,

@@ -1,4 +1,5 @@
 //! `POST /v1/logs`: OTLP/HTTP logs in protobuf or JSON, answered in the request's encoding.
+//! [`OtlpEncoding`] is shared with `POST /v1/traces`.
 //!
 //! `Content-Type` chooses the encoding: `application/x-protobuf` (also `application/protobuf`)
 //! or `application/json`; anything else, or none, answers 415. A valid request answers 200 with
@@ -60,7 +61,16 @@ impl OtlpEncoding {
         }
     }
 
-    fn content_type(self) -> &'static str {
+    /// The `protocol` of the ingest span of a traces request.
+    pub(crate) fn traces_protocol(self) -> &'static str {
+        match self {
+            OtlpEncoding::Protobuf => "otlp-traces/protobuf",
+            OtlpEncoding::Json => "otlp-traces/json",
+        }
+    }
+
+    /// The `Content-Type` of answers in this encoding.
+    pub(crate) fn content_type(self) -> &'static str {
         match self {
             OtlpEncoding::Protobuf => "application/x-protobuf",
             OtlpEncoding::Json => "application/json",
@@ -95,7 +105,11 @@ pub(crate) fn decode(
 }
 
 fn decode_protobuf(body: &[u8], normalizer: &mut Normalizer) -> Result<(), IngestError> {
-    let request = ExportLogsServiceRequest::decode(body).map_err(IngestError::Protobuf)?;
+    let request =
+        ExportLogsServiceRequest::decode(body).map_err(|source| IngestError::Protobuf {
+            request: "ExportLogsServiceRequest",
+            source,
+        })?;
     for resource_logs in request.resource_logs {
         let attributes = resource_logs.resource.map(|resource| resource.attributes);
         let resource = ResourceContext::new(key_values_to_json(attributes.unwrap_or_default()));

@@ -69,7 +69,7 @@ pub(crate) struct UnlinkedIds {
 
 impl UnlinkedIds {
     /// Counts one record that lost an id, quoting the problem if it is new.
-    pub(super) fn note(&mut self, problem: IdError) {
+    pub(crate) fn note(&mut self, problem: IdError) {
         self.count += 1;
         let text = problem.to_string();
         if self.quoted.len() < QUOTED_PROBLEMS && !self.quoted.contains(&text) {
@@ -79,19 +79,22 @@ impl UnlinkedIds {
 
     /// The warning for OTLP `partialSuccess.errorMessage`; `None` when every id was fine.
     pub(crate) fn message(&self) -> Option<String> {
+        self.describe("log record", "kept with invalid ids removed")
+    }
+
+    /// How many were noted.
+    pub(crate) fn count(&self) -> usize {
+        self.count
+    }
+
+    /// `{count} {noun}s {what}: {quoted problems}`; `None` when none was noted.
+    pub(crate) fn describe(&self, noun: &str, what: &str) -> Option<String> {
         if self.count == 0 {
             return None;
         }
-        let records = if self.count == 1 {
-            "log record"
-        } else {
-            "log records"
-        };
+        let plural = if self.count == 1 { "" } else { "s" };
         let problems = self.quoted.join("; ");
-        Some(format!(
-            "{} {records} kept with invalid ids removed: {problems}",
-            self.count
-        ))
+        Some(format!("{} {noun}{plural} {what}: {problems}", self.count))
     }
 }
 

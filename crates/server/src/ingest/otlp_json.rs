@@ -22,7 +22,7 @@ use super::otlp_ids::Ids;
 use super::otlp_json_value::{Attributes, JsonAnyValue, nullable, severity_number, u64_text};
 
 /// Protobuf field names of OTLP logs that OTLP/JSON spells differently, with the JSON name.
-const SNAKE_CASE_FIELDS: &[(&str, &str)] = &[
+pub(super) const SNAKE_CASE_FIELDS: SnakeCaseFields = &[
     ("resource_logs", "resourceLogs"),
     ("scope_logs", "scopeLogs"),
     ("log_records", "logRecords"),
@@ -49,13 +49,7 @@ const SNAKE_CASE_FIELDS: &[(&str, &str)] = &[
 
 /// Decodes an OTLP/JSON request into `normalizer`.
 pub(crate) fn decode(body: &[u8], normalizer: &mut Normalizer) -> Result<(), IngestError> {
-    if let Some((found, expected)) = find_snake_case_field(body)? {
-        return Err(IngestError::SnakeCaseField { found, expected });
-    }
-    // serde would read an array as the request's fields in order.
-    if body.trim_ascii_start().starts_with(b"[") {
-        return Err(IngestError::OtlpArray);
-    }
+    check_shape(body, SNAKE_CASE_FIELDS, "ExportLogsServiceRequest")?;
     let request: JsonRequest = serde_json::from_slice(body).map_err(IngestError::Json)?;
     for resource_logs in request.resource_logs {
         let resource = ResourceContext::new(resource_logs.resource.attributes.0);
@@ -72,10 +66,33 @@ pub(crate) fn decode(body: &[u8], normalizer: &mut Normalizer) -> Result<(), Ing
     Ok(())
 }
 
+/// Refuses an OTLP/JSON body that uses a snake_case key of `fields` (protobuf name, JSON name)
+/// anywhere, or that is an array rather than a `request` object.
+pub(super) fn check_shape(
+    body: &[u8],
+    fields: SnakeCaseFields,
+    request: &'static str,
+) -> Result<(), IngestError> {
+    if let Some((found, expected)) = find_snake_case_field(body, fields)? {
+        return Err(IngestError::SnakeCaseField { found, expected });
+    }
+    // serde would read an array as the request's fields in order.
+    if body.trim_ascii_start().starts_with(b"[") {
+        return Err(IngestError::OtlpArray { request });
+    }
+    Ok(())
+}
+
+/// Protobuf field names with the names OTLP/JSON spells them with.
+pub(super) type SnakeCaseFields = &'static [(&'static str, &'static str)];
+
 /// The first object key anywhere in `body` that is the snake_case name of an OTLP field.
-fn find_snake_case_field(body: &[u8]) -> Result<Option<(&'static str, &'static str)>, IngestError> {
+fn find_snake_case_field(
+    body: &[u8],
+    fields: SnakeCaseFields,
+) -> Result<Option<(&'static str, &'static str)>, IngestError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let found = SnakeScan
+    let found = SnakeScan { fields }
         .deserialize(&mut deserializer)
         .map_err(IngestError::Json)?;
     deserializer.end().map_err(IngestError::Json)?;
@@ -84,7 +101,10 @@ fn find_snake_case_field(body: &[u8]) -> Result<Option<(&'static str, &'static s
 
 /// Walks any JSON value, remembering the first snake_case OTLP key. It reads the whole
 /// document (serde_json requires a map to be consumed to its end), allocating nothing.
-struct SnakeScan;
+#[derive(Clone, Copy)]
+struct SnakeScan {
+    fields: SnakeCaseFields,
+}
 
 type Found = Option<(&'static str, &'static str)>;
 
@@ -105,8 +125,9 @@ impl<'de> Visitor<'de> for SnakeScan {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Found, A::Error> {
         let mut first = None;
-        while let Some(key) = map.next_key_seed(KeyCheck)? {
-            let in_value = map.next_value_seed(SnakeScan)?;
+        let fields = self.fields;
+        while let Some(key) = map.next_key_seed(KeyCheck { fields })? {
+            let in_value = map.next_value_seed(self)?;
             first = first.or(key).or(in_value);
         }
         Ok(first)
@@ -114,7 +135,7 @@ impl<'de> Visitor<'de> for SnakeScan {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Found, A::Error> {
         let mut first = None;
-        while let Some(in_item) = seq.next_element_seed(SnakeScan)? {
+        while let Some(in_item) = seq.next_element_seed(self)? {
             first = first.or(in_item);
         }
         Ok(first)
@@ -145,8 +166,10 @@ impl<'de> Visitor<'de> for SnakeScan {
     }
 }
 
-/// Looks one object key up in [`SNAKE_CASE_FIELDS`].
-struct KeyCheck;
+/// Looks one object key up in a list of snake_case fields.
+struct KeyCheck {
+    fields: SnakeCaseFields,
+}
 
 impl<'de> DeserializeSeed<'de> for KeyCheck {
     type Value = Found;
@@ -167,10 +190,7 @@ impl<'de> Visitor<'de> for KeyCheck {
         if !key.contains('_') {
             return Ok(None);
         }
-        Ok(SNAKE_CASE_FIELDS
-            .iter()
-            .copied()
-            .find(|(snake, _)| *snake == key))
+        Ok(self.fields.iter().copied().find(|(snake, _)| *snake == key))
     }
 }
 

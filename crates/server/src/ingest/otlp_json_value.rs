@@ -13,6 +13,8 @@ use base64::alphabet;
 use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use opentelemetry_proto::tonic::logs::v1::SeverityNumber;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
@@ -42,31 +44,44 @@ pub(super) fn u64_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64
 
 /// Reads `severityNumber`: a number, a decimal string, or the enum name; `null` is 0.
 pub(super) fn severity_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i32, D::Error> {
-    Ok(Integer::severity()
-        .deserialize(deserializer)?
-        .unwrap_or_default())
+    let by_name = |name: &str| SeverityNumber::from_str_name(name).map(|number| number as i32);
+    enum_number(deserializer, by_name)
+}
+
+/// Reads a span's `kind`: a number, a decimal string, or the enum name; `null` is 0.
+pub(super) fn span_kind<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i32, D::Error> {
+    let by_name = |name: &str| SpanKind::from_str_name(name).map(|number| number as i32);
+    enum_number(deserializer, by_name)
+}
+
+/// Reads a status `code`: a number, a decimal string, or the enum name; `null` is 0.
+pub(super) fn status_code<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i32, D::Error> {
+    let by_name = |name: &str| StatusCode::from_str_name(name).map(|number| number as i32);
+    enum_number(deserializer, by_name)
+}
+
+fn enum_number<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    by_name: fn(&str) -> Option<i32>,
+) -> Result<i32, D::Error> {
+    let integer = Integer {
+        names: Some(by_name),
+        kind: PhantomData,
+    };
+    Ok(integer.deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// An integer from a JSON number or decimal string; `None` for `null`.
 struct Integer<T> {
-    /// Whether `SEVERITY_NUMBER_WARN` and its kin are read too.
-    severity_names: bool,
+    /// Reads the names of an enum (`SEVERITY_NUMBER_WARN` and its kin) too.
+    names: Option<fn(&str) -> Option<i32>>,
     kind: PhantomData<T>,
 }
 
 impl<T> Integer<T> {
     fn plain() -> Integer<T> {
         Integer {
-            severity_names: false,
-            kind: PhantomData,
-        }
-    }
-}
-
-impl Integer<i32> {
-    fn severity() -> Integer<i32> {
-        Integer {
-            severity_names: true,
+            names: None,
             kind: PhantomData,
         }
     }
@@ -98,11 +113,8 @@ impl<'de, T: TryFrom<i64> + TryFrom<u64> + FromStr> Visitor<'de> for Integer<T> 
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<Option<T>, E> {
-        let by_name = self
-            .severity_names
-            .then(|| SeverityNumber::from_str_name(text));
-        if let Some(severity) = by_name.flatten() {
-            return self.visit_i64(severity as i64);
+        if let Some(number) = self.names.and_then(|by_name| by_name(text)) {
+            return self.visit_i64(i64::from(number));
         }
         let not_integer = || E::custom(format!("{text:?} is not an integer"));
         text.parse::<T>().map(Some).map_err(|_| not_integer())

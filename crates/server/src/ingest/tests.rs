@@ -13,18 +13,21 @@ use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use tracetail_model::TraceId;
-use tracetail_store::{Bounds, Located, ReadPage, ReadRequest, Record, StoreError, StoreStats};
+use tracetail_store::{
+    Bounds, EventLog, Located, ReadPage, ReadRequest, Record, StoreError, StoreStats,
+};
 
 use super::*;
 use crate::config::ServerConfig;
 use crate::hub::Hub;
+use crate::metrics::Metrics;
 
 const MAX_BODY: usize = 8 << 20;
 
 /// Keeps appended events in memory, or fails every append like a store shutting down.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct MemoryLog {
-    stored: Mutex<Vec<Value>>,
+    stored: Arc<Mutex<Vec<Value>>>,
     closed: bool,
 }
 
@@ -103,6 +106,19 @@ fn gzip(plain: &[u8]) -> Vec<u8> {
     encoder.finish().expect("writing to a vec")
 }
 
+/// Server state around `log`, with `--max-body` at [`MAX_BODY`].
+fn state(log: &MemoryLog) -> AppState {
+    let mut config = ServerConfig::with_data_dir("unused");
+    config.max_body = MAX_BODY;
+    AppState {
+        log: Arc::new(log.clone()),
+        hub: Hub::default(),
+        config,
+        metrics: Arc::new(Metrics::new()),
+        shutdown: CancellationToken::new(),
+    }
+}
+
 async fn answer_of(result: Result<Response, ApiError>) -> (StatusCode, Value) {
     let response = result.unwrap_or_else(IntoResponse::into_response);
     let status = response.status();
@@ -118,11 +134,11 @@ async fn answer_of(result: Result<Response, ApiError>) -> (StatusCode, Value) {
 
 async fn post_otlp_json(log: &MemoryLog, body: &str) -> (StatusCode, Value) {
     let map = headers(&[(CONTENT_TYPE, "application/json")]);
-    answer_of(ingest_otlp(log, MAX_BODY, map, Body::from(body.to_string())).await).await
+    answer_of(ingest_otlp(&state(log), map, Body::from(body.to_string())).await).await
 }
 
 async fn post_events_with(log: &MemoryLog, map: HeaderMap, body: Vec<u8>) -> (StatusCode, Value) {
-    answer_of(ingest_events(log, MAX_BODY, map, Body::from(body)).await).await
+    answer_of(ingest_events(&state(log), map, Body::from(body)).await).await
 }
 
 const OTLP_JSON: &str = r#"{"resourceLogs": [{"scopeLogs": [{"logRecords": [
@@ -174,7 +190,7 @@ async fn snake_case_otlp_json_answers_400_and_stores_nothing() {
 async fn empty_protobuf_body_answers_200_with_an_empty_response() {
     let log = MemoryLog::default();
     let map = headers(&[(CONTENT_TYPE, "application/x-protobuf")]);
-    let (status, answer) = answer_of(ingest_otlp(&log, MAX_BODY, map, Body::empty()).await).await;
+    let (status, answer) = answer_of(ingest_otlp(&state(&log), map, Body::empty()).await).await;
     assert_eq!((status, answer), (StatusCode::OK, Value::Null));
 }
 
@@ -239,7 +255,7 @@ async fn unsupported_encodings_and_types_answer_415() {
     );
 
     let map = headers(&[(CONTENT_TYPE, "text/plain")]);
-    let result = ingest_otlp(&log, MAX_BODY, map, Body::from("x")).await;
+    let result = ingest_otlp(&state(&log), map, Body::from("x")).await;
     assert_eq!(
         answer_of(result).await.0,
         StatusCode::UNSUPPORTED_MEDIA_TYPE
@@ -280,8 +296,9 @@ async fn bodies_past_axums_default_limit_are_accepted_over_http() {
     let log = Arc::new(MemoryLog::default());
     let state = Arc::new(AppState {
         log: log.clone(),
-        hub: Hub::new(),
+        hub: Hub::default(),
         config: ServerConfig::with_data_dir("unused"),
+        metrics: Arc::new(Metrics::new()),
         shutdown: CancellationToken::new(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

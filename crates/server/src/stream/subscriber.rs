@@ -9,6 +9,8 @@
 //!   this subscriber lagged, the records in between are read from the store, which holds every
 //!   record before the hub sees it. So replay and live never race, and a slow subscriber
 //!   costs the hub nothing: it falls back to the store and rejoins live.
+//! - Spans share the log: a `trace_id` stream sends its trace's spans as `event: span` (no
+//!   `id:`), every other stream steps over them.
 //! - If retention evicts records the subscriber has not read yet, it says so with `gap`.
 //!
 //! The body is a stream polled by the connection itself: there is no task per subscriber,
@@ -24,11 +26,13 @@ use serde_json::json;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracetail_model::{Filter, sse};
+use tracetail_model::span::span_json;
+use tracetail_model::{Filter, RecordKind, sse};
 use tracetail_store::{ReadRequest, Record, StoreError};
 
 use super::start::{Gap, Start};
-use crate::hub::LiveBatch;
+use crate::hub::{LiveBatch, LiveEvent};
+use crate::metrics::StreamGuard;
 use crate::state::AppState;
 
 /// Matching records sent per replay page. A page is one body chunk, which a client that stops
@@ -49,6 +53,10 @@ pub(crate) struct Subscriber {
     live: broadcast::Receiver<LiveBatch>,
     /// Cancelled at server shutdown; ends the stream so the client reconnects elsewhere.
     cancel: CancellationToken,
+    /// Log events and spans in the chunk being built, added to the metrics once it is sent.
+    unsent_events: u64,
+    /// Counts this stream as open in the metrics until the subscriber is dropped.
+    _open: StreamGuard,
 }
 
 /// What the stream loop does next.
@@ -68,7 +76,10 @@ impl Subscriber {
         live: broadcast::Receiver<LiveBatch>,
     ) -> Subscriber {
         let cancel = state.shutdown.child_token();
+        let open = state.metrics.stream_opened();
         Subscriber {
+            unsent_events: 0,
+            _open: open,
             state,
             filter,
             after: start.after,
@@ -119,6 +130,8 @@ impl Subscriber {
                 match step {
                     Step::Send(chunk) => {
                         if !chunk.is_empty() {
+                            let events = std::mem::take(&mut self.unsent_events);
+                            self.state.metrics.sent(events, chunk.len());
                             idle.as_mut().reset(Instant::now() + heartbeat);
                             yield Ok(chunk);
                         }
@@ -147,6 +160,8 @@ impl Subscriber {
         chunk.extend_from_slice(&sse::retry(millis(config.retry)));
         chunk.extend_from_slice(&sse::frame(None, "open", open.to_string().as_bytes()));
         if let Some(gap) = self.opening_gap.take() {
+            let metrics = &self.state.metrics;
+            metrics.gap_sent(gap.reason, &gap.requested, &gap.resumed_from);
             chunk.extend_from_slice(&gap_frame(&gap));
         }
         chunk.freeze()
@@ -157,11 +172,7 @@ impl Subscriber {
         let batch = match received {
             Ok(batch) => batch,
             Err(RecvError::Lagged(batches)) => {
-                tracing::debug!(
-                    after = self.after,
-                    batches,
-                    "subscriber lagged; reading the store"
-                );
+                self.state.metrics.subscriber_lagged(self.after, batches);
                 return Step::CatchUp;
             }
             Err(RecvError::Closed) => return Step::End,
@@ -169,17 +180,16 @@ impl Subscriber {
         let first = batch.first().map_or(0, |event| event.seq);
         if first > self.after + 1 {
             // Records between are committed but not in the ring for us: read them from the store.
+            self.state.metrics.subscriber_lagged(self.after, 0);
             return Step::CatchUp;
         }
 
         let mut frames = Frames::default();
         let unsent = batch.partition_point(|event| event.seq <= self.after);
         for event in &batch[unsent..] {
-            if self
-                .filter
-                .matches(&event.service, event.level, event.trace_id, event.message())
-            {
+            if self.wants(event) {
                 frames.push(&event.frame);
+                self.unsent_events += 1;
             }
             self.after = event.seq;
         }
@@ -208,9 +218,14 @@ impl Subscriber {
             None => self.read_page(through).await?,
         };
         for record in &records {
-            if self.filter.matches_view(&record.view()?) {
-                frames.push(&self.replay_frame(record));
+            match record.kind() {
+                RecordKind::Span => frames.push(&span_frame(record)),
+                RecordKind::Log if self.filter.matches_view(&record.view()?) => {
+                    frames.push(&self.replay_frame(record));
+                }
+                RecordKind::Log => continue,
             }
+            self.unsent_events += 1;
         }
         self.after = scanned_to.max(self.after);
         Ok(Some(frames.finish()))
@@ -236,6 +251,20 @@ impl Subscriber {
         Ok((page.records, scanned_to))
     }
 
+    /// Whether a live record goes out on this stream: matching log events, and the spans of
+    /// the stream's trace (only `trace_id` streams get spans).
+    fn wants(&self, event: &LiveEvent) -> bool {
+        match event.kind {
+            RecordKind::Span => {
+                self.filter.trace_id.is_some() && self.filter.trace_id == event.trace_id
+            }
+            RecordKind::Log => {
+                self.filter
+                    .matches(&event.service, event.level, event.trace_id, event.message())
+            }
+        }
+    }
+
     fn replay_frame(&self, record: &Record) -> Bytes {
         sse::frame(
             Some(&self.state.log.cursor(record.seq)),
@@ -246,16 +275,13 @@ impl Subscriber {
 
     /// Moves past evicted records and says so.
     fn evicted_gap(&mut self, resume_after: u64) -> Bytes {
-        tracing::debug!(
-            after = self.after,
-            resume_after,
-            "records evicted before replay"
-        );
         let gap = Gap {
             requested: self.state.log.cursor(self.after),
             resumed_from: self.state.log.cursor(resume_after),
             reason: "evicted",
         };
+        let metrics = &self.state.metrics;
+        metrics.gap_sent(gap.reason, &gap.requested, &gap.resumed_from);
         self.after = resume_after;
         gap_frame(&gap)
     }
@@ -301,6 +327,11 @@ impl Frames {
             Step::Send(bytes)
         }
     }
+}
+
+/// `event: span` for a stored span; spans carry no `id:`.
+fn span_frame(record: &Record) -> Bytes {
+    sse::frame(None, "span", span_json(&record.json).unwrap_or(b"{}"))
 }
 
 fn gap_frame(gap: &Gap) -> Bytes {

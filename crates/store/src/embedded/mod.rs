@@ -25,6 +25,15 @@
 //! - `meta`: epoch, numbering position, oldest retained record and retention (module `meta`);
 //! - `trace.<first_seq>`: buckets of the trace index (module `trace_index`).
 //!
+//! Spans are records of the same log, not a keyspace of their own: an OTLP span is stored as
+//! `{"id": cursor, "span": {...}}` in `events` and indexed by its trace id like any log event
+//! with one (see [`tracetail_model::span`]). So a span is made durable by the same group
+//! commit as the log events it arrives with, is evicted by the same FIFO retention by size and
+//! age (one budget for both: spans take their share of `--retention-size`), survives restarts
+//! the same way, and `trace` finds a trace's spans and logs in one index walk. The price is
+//! that spans take sequence numbers: cursors of log events skip the numbers spans took, and
+//! filtered reads step over spans (see module `read`).
+//!
 //! Appends go to one writer thread that commits whatever is queued as one batch with one
 //! fsync (module `writer`). Reads run on tokio's blocking pool (module `read`). Cursors are
 //! `{epoch}-{seq}` (module `cursor`).

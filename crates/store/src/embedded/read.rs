@@ -13,7 +13,7 @@
 //! exhausted: no later record can fall inside it.
 
 use fjall::Guard;
-use tracetail_model::TraceId;
+use tracetail_model::{RecordKind, TraceId};
 
 use super::Shared;
 use super::record::{StoredRecord, seq_key};
@@ -61,7 +61,11 @@ fn walk(
         page.scanned_to = Some(record.seq);
 
         match place(request, record.received_nanos) {
-            Place::Inside if request.filter.matches_view(&record.view()?) => {
+            // Spans share the log but never match a filter of log events.
+            Place::Inside
+                if record.kind() == RecordKind::Log
+                    && request.filter.matches_view(&record.view()?) =>
+            {
                 page.records.push(record.to_record());
             }
             Place::Inside | Place::NotYet => {}

@@ -8,7 +8,8 @@
 //! parsing anything.
 
 use bytes::Bytes;
-use tracetail_model::EventView;
+use tracetail_model::span::record_kind;
+use tracetail_model::{EventView, RecordKind};
 
 use crate::{Record, StoreError};
 
@@ -55,6 +56,11 @@ impl<'a> StoredRecord<'a> {
             received_nanos: u64::from_be_bytes(*header),
             json,
         })
+    }
+
+    /// A log event or a span.
+    pub(super) fn kind(&self) -> RecordKind {
+        record_kind(self.json)
     }
 
     /// The fields filters read.

@@ -3,6 +3,7 @@
 //! - [`append`]: numbering, durability, cursors, the directory lock, group commit;
 //! - [`read`]: pages, time windows, bisection, traces;
 //! - [`retention`]: eviction by size and age, and the bounds and trace index following it;
+//! - [`spans`]: spans sharing the log with log events;
 //! - [`support`]: events to store and a log that records what its listener hears.
 //!
 //! Some tests run this same binary as a child process (see [`support::child`]), to crash it or
@@ -11,4 +12,5 @@
 mod append;
 mod read;
 mod retention;
+mod spans;
 mod support;

@@ -8,11 +8,11 @@ use tracetail_store::{EventLog, ReadRequest};
 
 use crate::support::{TestLog, event, eventually, info, seqs};
 
-const KIB: u64 = 1024;
-const MIB: u64 = 1024 * KIB;
+pub(crate) const KIB: u64 = 1024;
+pub(crate) const MIB: u64 = 1024 * KIB;
 
 /// How long eviction may take after the data that triggers it is written.
-const EVICTION_WAIT: Duration = Duration::from_secs(10);
+pub(crate) const EVICTION_WAIT: Duration = Duration::from_secs(10);
 
 /// About 1 KiB of hard-to-compress event, in one of 16 traces.
 fn bulky(n: u64) -> EncodedEvent {
@@ -29,7 +29,7 @@ fn bulky(n: u64) -> EncodedEvent {
 }
 
 /// Appends about `bytes` of bulky events, 256 to an append; returns the last seq.
-async fn fill(test_log: &TestLog, bytes: u64) -> u64 {
+pub(crate) async fn fill(test_log: &TestLog, bytes: u64) -> u64 {
     let mut last = test_log.log.bounds().latest;
     let mut written = 0;
     while written < bytes {
@@ -42,7 +42,7 @@ async fn fill(test_log: &TestLog, bytes: u64) -> u64 {
 
 /// The oldest retained seq, or the next one to be assigned if retention left nothing (a tiny
 /// retention may evict every flushed record).
-fn oldest(test_log: &TestLog) -> u64 {
+pub(crate) fn oldest(test_log: &TestLog) -> u64 {
     let bounds = test_log.log.bounds();
     bounds.oldest.unwrap_or(bounds.latest + 1)
 }
