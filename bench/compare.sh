@@ -18,6 +18,7 @@ PORT=${PORT:-24318}
 RATES=${RATES:-100,300,1000,2000,4000}
 WORK=$(mktemp -d)
 OUT=${OUT:-$(mktemp -d -t tracetail-compare.XXXXXX)}
+mkdir -p "$OUT"
 PIN="taskset -c 0"
 trap 'stop_server; rm -rf "$WORK"' EXIT
 have_nchan || { echo "compare: install nginx-light and libnginx-mod-nchan first" >&2; exit 1; }
