@@ -15,30 +15,12 @@ BENCH=target/release/tracetail-bench
 PORT=${PORT:-24318}
 URL=http://127.0.0.1:$PORT
 WORK=$(mktemp -d)
-SERVER_PID=""
-
-stop_server() {
-  if [[ -n "$SERVER_PID" ]]; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-  fi
-}
+PIN="taskset -c 0"
 trap 'stop_server; rm -rf "$WORK"' EXIT
+source bench/lib.sh
 
 start_server() {
-  stop_server
-  rm -rf "$WORK/data"
-  taskset -c 0 "$SERVER" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" \
-    >"$WORK/server.log" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 100); do
-    curl -sf "$URL/readyz" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "server did not start" >&2
-  cat "$WORK/server.log" >&2
-  exit 1
+  start_tracetail "$PORT"
 }
 
 run() {

@@ -33,6 +33,8 @@ pub(crate) enum Command {
     Fanout(FanoutArgs),
     /// Idle streams: server memory per open SSE connection.
     Idle(IdleArgs),
+    /// Resume storm: subscribers miss events, then all reconnect with `Last-Event-ID`.
+    Resume(ResumeArgs),
     /// Internal: one worker process of a multi-process run.
     #[command(hide = true)]
     Worker(WorkerArgs),
@@ -47,6 +49,10 @@ pub(crate) struct RunArgs {
     /// Abort the whole run after this long [default: the run's own bounds plus a minute].
     #[arg(long, value_parser = humantime::parse_duration)]
     pub(crate) timeout: Option<Duration>,
+    /// Exit with status 1 (after the report) when an acknowledged event was lost, duplicated
+    /// or, for `resume`, delivered out of order, or a stream failed: for checks, not speed.
+    #[arg(long)]
+    pub(crate) strict: bool,
 }
 
 /// Which hub to drive.
@@ -154,6 +160,14 @@ pub(crate) struct FanoutArgs {
     /// Events published per second.
     #[arg(long, default_value_t = 1000)]
     pub(crate) rate: u64,
+    /// Step through these rates instead of `--rate` (e.g. `100,300,1000`), one fresh set of
+    /// subscribers each, stopping after the first step whose p99 passes `--stop-p99` or that
+    /// lost anything.
+    #[arg(long, value_delimiter = ',', conflicts_with = "rate")]
+    pub(crate) rates: Vec<u64>,
+    /// The p99 delivery latency that ends a `--rates` run.
+    #[arg(long, default_value = "100ms", value_parser = humantime::parse_duration)]
+    pub(crate) stop_p99: Duration,
     /// How long to publish.
     #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
     pub(crate) duration: Duration,
@@ -194,6 +208,38 @@ pub(crate) struct IdleArgs {
     /// How long to hold them open once all are established.
     #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
     pub(crate) hold: Duration,
+    #[command(flatten)]
+    pub(crate) connect: ConnectArgs,
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
+}
+
+/// `resume`.
+#[derive(Debug, Args)]
+pub(crate) struct ResumeArgs {
+    #[command(flatten)]
+    pub(crate) target: TargetArgs,
+    /// Subscribers that disconnect and resume.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) subscribers: usize,
+    /// Events published while they are away.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) events: u64,
+    /// Events per second while they are away (one request at a time).
+    #[arg(long, default_value_t = 5000)]
+    pub(crate) rate: u64,
+    /// Most events per publish request (always 1 for Nchan).
+    #[arg(long, default_value_t = 100)]
+    pub(crate) batch: u64,
+    /// Bytes of each event's message.
+    #[arg(long, default_value_t = 200)]
+    pub(crate) payload: usize,
+    /// How long resumed subscribers may take to catch up before what they lack counts as lost.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub(crate) drain: Duration,
+    /// Pause between the last subscriber connecting and the marker event.
+    #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
+    pub(crate) settle: Duration,
     #[command(flatten)]
     pub(crate) connect: ConnectArgs,
     #[command(flatten)]

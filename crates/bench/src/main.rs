@@ -4,6 +4,7 @@
 //! tracetail-bench ingest --url http://127.0.0.1:4318 --batch 512 --concurrency 8 --duration 10s
 //! tracetail-bench fanout --subscribers 1000 --rate 1000 --duration 20s --json
 //! tracetail-bench idle --connections 10000 --hold 20s --server-pid 4242
+//! tracetail-bench resume --subscribers 1000 --events 1000 --strict
 //! ```
 //!
 //! Map of the crate:
@@ -71,8 +72,24 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Fanout(args) => {
             let own = args.connect.connect_timeout + args.settle + args.duration + args.drain;
             let limit = args.run.timeout.unwrap_or(own + TIMEOUT_SLACK);
-            let report = bounded(limit, commands::fanout::run(&args, limit)).await?;
-            report::print(&report, json)
+            let stepping = !args.rates.is_empty();
+            let rates = if stepping {
+                args.rates.clone()
+            } else {
+                vec![args.rate]
+            };
+            for rate in rates {
+                let report = bounded(limit, commands::fanout::run(&args, rate, limit)).await?;
+                report::print(&report, json)?;
+                check(&report, args.run.strict)?;
+                if let Some(why) = report.step_limit(args.stop_p99).filter(|_| stepping) {
+                    if !json {
+                        println!("stopped at {rate} events/s: {why}\n");
+                    }
+                    break;
+                }
+            }
+            Ok(())
         }
         Command::Idle(args) => {
             let own = args.connect.connect_timeout + args.hold;
@@ -80,10 +97,25 @@ async fn run(cli: Cli) -> Result<()> {
             let report = bounded(limit, commands::idle::run(&args, limit)).await?;
             report::print(&report, json)
         }
+        Command::Resume(args) => {
+            let own = 2 * args.connect.connect_timeout + args.settle + args.drain;
+            let limit = args.run.timeout.unwrap_or(own + TIMEOUT_SLACK);
+            let report = bounded(limit, commands::resume::run(&args, limit)).await?;
+            report::print(&report, json)?;
+            check(&report, args.run.strict)
+        }
         Command::Worker(args) => {
             let spec = serde_json::from_str(&args.spec).context("parsing --spec")?;
             bounded(args.timeout, subscribe::worker::serve(spec)).await
         }
+    }
+}
+
+/// With `--strict`, fails when the report says the run lost or duplicated events.
+fn check(report: &impl report::Report, strict: bool) -> Result<()> {
+    match report.inexact() {
+        Some(problem) if strict => anyhow::bail!("inexact delivery: {problem}"),
+        _ => Ok(()),
     }
 }
 

@@ -15,6 +15,12 @@ use crate::measure::server::ServerUsage;
 pub(crate) trait Report: Serialize {
     /// The summary for a person, lines ending in `\n`.
     fn human(&self) -> String;
+
+    /// What made the run inexact (an acknowledged event lost or duplicated, a stream cut), for
+    /// `--strict`; `None` for measurements that deliver nothing.
+    fn inexact(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Writes `report` to stdout as text or as one JSON line. A closed stdout is not an error.

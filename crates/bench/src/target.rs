@@ -44,6 +44,9 @@ pub(crate) struct StreamEndpoint {
     /// Whether a subscriber counts as connected only at the stream's first event (tracetail's
     /// `open`, sent once the subscription is live) rather than at the response head.
     pub(crate) ready_on_first_event: bool,
+    /// The `Last-Event-ID` to resume after, for a reconnecting subscriber.
+    #[serde(default)]
+    pub(crate) last_event_id: Option<String>,
 }
 
 impl Target {
@@ -117,6 +120,7 @@ impl Target {
             host,
             path,
             ready_on_first_event,
+            last_event_id: None,
         })
     }
 }
@@ -124,7 +128,7 @@ impl Target {
 impl StreamEndpoint {
     /// The request bytes every subscriber sends.
     pub(crate) fn request(&self) -> Vec<u8> {
-        http1::stream_request(&self.host, &self.path)
+        http1::stream_request(&self.host, &self.path, self.last_event_id.as_deref())
     }
 }
 

@@ -47,8 +47,12 @@ pub(crate) struct FanoutReport {
     server: Option<ServerUsage>,
 }
 
-/// Runs `fanout`.
-pub(crate) async fn run(args: &FanoutArgs, overall: std::time::Duration) -> Result<FanoutReport> {
+/// Runs `fanout` at `rate` events/s (one step of `--rates`, or `--rate`).
+pub(crate) async fn run(
+    args: &FanoutArgs,
+    rate: u64,
+    overall: std::time::Duration,
+) -> Result<FanoutReport> {
     let target = args.target.target()?;
     let format = publish_format(&target, args.format)?;
     let publish_url = target.publish_url(format == Format::Otlp);
@@ -66,7 +70,7 @@ pub(crate) async fn run(args: &FanoutArgs, overall: std::time::Duration) -> Resu
     let (publish, acked) = publisher::publish(PublishSpec {
         url: publish_url,
         format,
-        rate: args.rate,
+        rate,
         duration: args.duration,
         batch: args.batch,
         payload: args.payload,
@@ -85,7 +89,7 @@ pub(crate) async fn run(args: &FanoutArgs, overall: std::time::Duration) -> Resu
         streams,
         server,
     };
-    Ok(build_report(args, &target, format, measured))
+    Ok(build_report(args, rate, &target, format, measured))
 }
 
 /// How events reach `target`: as given for tracetail, raw bodies for Nchan.
@@ -110,6 +114,7 @@ struct Measured {
 
 fn build_report(
     args: &FanoutArgs,
+    rate: u64,
     target: &Target,
     format: Format,
     measured: Measured,
@@ -127,7 +132,7 @@ fn build_report(
         command: "fanout",
         target: target.name(),
         subscribers: args.subscribers,
-        rate: args.rate,
+        rate,
         duration_seconds: args.duration.as_secs_f64(),
         payload: args.payload,
         batch: if format == Format::Raw { 1 } else { args.batch },
@@ -144,7 +149,35 @@ fn build_report(
     }
 }
 
+impl FanoutReport {
+    /// Why a rate step should be the last: p99 over `stop_p99`, or anything lost or cut.
+    pub(crate) fn step_limit(&self, stop_p99: std::time::Duration) -> Option<String> {
+        let limit_ms = stop_p99.as_secs_f64() * 1000.0;
+        if let Some(problem) = self.inexact() {
+            return Some(problem);
+        }
+        (self.latency.p99_ms > limit_ms)
+            .then(|| format!("p99 {:.1} ms passed {limit_ms:.0} ms", self.latency.p99_ms))
+    }
+}
+
 impl Report for FanoutReport {
+    fn inexact(&self) -> Option<String> {
+        let counts = &self.counts;
+        let problems = [
+            (self.connect.failed, "subscribers failed to connect"),
+            (counts.lost, "acknowledged deliveries lost"),
+            (counts.duplicates, "deliveries duplicated"),
+            (self.closed_early, "streams closed early"),
+        ];
+        let found: Vec<String> = problems
+            .iter()
+            .filter(|(count, _)| *count > 0)
+            .map(|(count, what)| format!("{count} {what}"))
+            .collect();
+        (!found.is_empty()).then(|| found.join(", "))
+    }
+
     fn human(&self) -> String {
         let (publish, counts) = (&self.publish, &self.counts);
         let mut out = format!(

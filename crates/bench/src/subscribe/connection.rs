@@ -68,6 +68,8 @@ pub(crate) struct Outcome {
     pub(crate) error: Option<String>,
     /// What it received.
     pub(crate) counts: Counts,
+    /// The `id:` of the last event of the run it received.
+    pub(crate) last_id: Option<String>,
 }
 
 #[derive(Debug, Error)]
@@ -118,6 +120,7 @@ pub(crate) async fn run(
             tally.expect(finish.acked.clone());
         }
     }
+    outcome.last_id = tally.last_id();
     outcome.counts = tally.finish();
     outcome
 }

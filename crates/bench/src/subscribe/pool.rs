@@ -19,6 +19,9 @@ use crate::measure::latency::{Buckets, Latency};
 use crate::measure::seqset::SeqSet;
 use crate::target::StreamEndpoint;
 
+/// How many distinct last event ids a report keeps; one is what a single stream should give.
+const MAX_LAST_IDS: usize = 4;
+
 /// Extra time past the drain deadline before subscriber tasks are aborted.
 const JOIN_GRACE: Duration = Duration::from_secs(5);
 
@@ -76,6 +79,9 @@ pub(crate) struct StreamReport {
     pub(crate) counts: Counts,
     /// Publish-to-receive latency of first deliveries.
     pub(crate) latency: Buckets,
+    /// The distinct last event ids the subscribers ended on (at most [`MAX_LAST_IDS`]).
+    #[serde(default)]
+    pub(crate) last_ids: Vec<String>,
 }
 
 impl StreamReport {
@@ -85,6 +91,9 @@ impl StreamReport {
         self.closed_early += other.closed_early;
         self.first_error = self.first_error.take().or(other.first_error);
         self.counts.add(&other.counts);
+        for id in other.last_ids {
+            self.add_last_id(id);
+        }
         let mut latency = Latency::new();
         latency.merge_buckets(&self.latency);
         latency.merge_buckets(&other.latency);
@@ -101,6 +110,15 @@ impl StreamReport {
             self.first_error = outcome.error;
         }
         self.counts.add(&outcome.counts);
+        if let Some(id) = outcome.last_id {
+            self.add_last_id(id);
+        }
+    }
+
+    fn add_last_id(&mut self, id: String) {
+        if self.last_ids.len() < MAX_LAST_IDS && !self.last_ids.contains(&id) {
+            self.last_ids.push(id);
+        }
     }
 }
 

@@ -72,6 +72,8 @@ pub(crate) struct Tally {
     latency: LatencyBatch,
     /// The acknowledged set once publishing has ended, and how many of it are still unseen.
     expected: Option<(Arc<SeqSet>, u64)>,
+    /// The `id:` of the last event of this run, where a reconnect would resume.
+    last_id: Vec<u8>,
 }
 
 impl Tally {
@@ -85,6 +87,7 @@ impl Tally {
             highest: None,
             latency,
             expected: None,
+            last_id: Vec::new(),
         }
     }
 
@@ -97,7 +100,7 @@ impl Tally {
     pub(crate) fn on_frame(&mut self, frame: Frame<'_>, now_ns: u64) {
         self.frames += 1;
         match frame.event {
-            b"log" | b"message" => self.on_event(frame.data, now_ns),
+            b"log" | b"message" => self.on_event(frame.id, frame.data, now_ns),
             b"heartbeat" => self.counts.heartbeats += 1,
             b"gap" => self.counts.gaps += 1,
             b"open" => self.counts.opens += 1,
@@ -105,13 +108,15 @@ impl Tally {
         }
     }
 
-    fn on_event(&mut self, data: &[u8], now_ns: u64) {
+    fn on_event(&mut self, id: &[u8], data: &[u8], now_ns: u64) {
         let stamp = find_stamp(data).filter(|stamp| Some(stamp.run) == self.run);
         let Some(stamp) = stamp else {
             self.counts.foreign += 1;
             return;
         };
         self.counts.deliveries += 1;
+        self.last_id.clear();
+        self.last_id.extend_from_slice(id);
         if !self.seen.insert(stamp.seq) {
             self.counts.duplicates += 1;
             return;
@@ -142,6 +147,11 @@ impl Tally {
     /// How many acknowledged events are still unseen; `None` before [`Tally::expect`].
     pub(crate) fn missing(&self) -> Option<u64> {
         self.expected.as_ref().map(|(_, missing)| *missing)
+    }
+
+    /// The `id:` of the last event of this run received, if any had one.
+    pub(crate) fn last_id(&self) -> Option<String> {
+        (!self.last_id.is_empty()).then(|| String::from_utf8_lossy(&self.last_id).into_owned())
     }
 
     /// The final counts, with loss judged against the set given to [`Tally::expect`].
@@ -177,6 +187,10 @@ mod tests {
     }
 
     fn deliver(tally: &mut Tally, run: u32, seq: u64) {
+        deliver_with_id(tally, run, seq, b"");
+    }
+
+    fn deliver_with_id(tally: &mut Tally, run: u32, seq: u64, id: &[u8]) {
         let data = json_event(
             Stamp {
                 run,
@@ -187,7 +201,7 @@ mod tests {
         );
         tally.on_frame(
             Frame {
-                id: b"",
+                id,
                 event: b"log",
                 data: &data,
             },
@@ -216,6 +230,17 @@ mod tests {
         );
         let summary = shared.lock().expect("lock").summary();
         assert_eq!((summary.count, summary.p50_ms), (100, 2.0));
+    }
+
+    #[test]
+    fn last_id_is_that_of_the_last_event_of_this_run() {
+        let (mut tally, _) = tally();
+        assert_eq!(tally.last_id(), None);
+        deliver_with_id(&mut tally, RUN, 0, b"a-1");
+        deliver_with_id(&mut tally, RUN + 1, 0, b"a-2");
+        assert_eq!(tally.last_id().as_deref(), Some("a-1"));
+        deliver_with_id(&mut tally, RUN, 1, b"a-3");
+        assert_eq!(tally.last_id().as_deref(), Some("a-3"));
     }
 
     #[test]

@@ -49,11 +49,19 @@ pub(crate) enum Framing {
     UntilClose,
 }
 
-/// A `GET` for an event stream, with the headers an EventSource sends.
-pub(crate) fn stream_request(host: &str, path_and_query: &str) -> Vec<u8> {
+/// A `GET` for an event stream, with the headers an EventSource sends; with `last_event_id`,
+/// the header an EventSource sends when it reconnects.
+pub(crate) fn stream_request(
+    host: &str,
+    path_and_query: &str,
+    last_event_id: Option<&str>,
+) -> Vec<u8> {
+    let resume = last_event_id
+        .map(|id| format!("Last-Event-ID: {id}\r\n"))
+        .unwrap_or_default();
     format!(
         "GET {path_and_query} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\
-         Cache-Control: no-cache\r\nUser-Agent: tracetail-bench\r\n\r\n"
+         Cache-Control: no-cache\r\n{resume}User-Agent: tracetail-bench\r\n\r\n"
     )
     .into_bytes()
 }
@@ -254,6 +262,17 @@ mod tests {
             })?;
         }
         Ok((body, decoder.is_done()))
+    }
+
+    #[test]
+    fn only_a_resuming_request_carries_last_event_id() {
+        let fresh = String::from_utf8(stream_request("h:1", "/s", None)).expect("ascii");
+        assert!(!fresh.to_lowercase().contains("last-event-id"));
+        let resuming = stream_request("h:1", "/s?x=1", Some("e-9:1"));
+        let resuming = String::from_utf8(resuming).expect("ascii");
+        assert!(resuming.starts_with("GET /s?x=1 HTTP/1.1\r\nHost: h:1\r\n"));
+        assert!(resuming.contains("\r\nLast-Event-ID: e-9:1\r\n"));
+        assert!(resuming.ends_with("\r\n\r\n"));
     }
 
     #[test]
