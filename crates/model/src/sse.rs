@@ -12,6 +12,20 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 /// One event: `id:` (when given), `event:`, one `data:` line, and the blank line that ends it.
 pub fn frame(id: Option<&str>, event: &str, data: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(frame_len(id, event, data));
+    write_frame(&mut out, id, event, data);
+    out.freeze()
+}
+
+/// The length of [`frame`]'s output for these fields.
+pub fn frame_len(id: Option<&str>, event: &str, data: &[u8]) -> usize {
+    let id_len = id.map_or(0, |id| id.len() + 5);
+    id_len + event.len() + data.len() + 16
+}
+
+/// Appends the frame [`frame`] would build to `out`, so frames of one batch can share one
+/// buffer.
+pub fn write_frame(out: &mut BytesMut, id: Option<&str>, event: &str, data: &[u8]) {
     debug_assert!(
         !event.contains(['\r', '\n']),
         "event names are single-line constants"
@@ -21,8 +35,7 @@ pub fn frame(id: Option<&str>, event: &str, data: &[u8]) -> Bytes {
         "data must be one line"
     );
 
-    let id_len = id.map_or(0, |id| id.len() + 5);
-    let mut out = BytesMut::with_capacity(id_len + event.len() + data.len() + 17);
+    out.reserve(frame_len(id, event, data));
     if let Some(id) = id {
         debug_assert!(!id.contains(['\r', '\n', '\0']), "cursors are single-line");
         out.put_slice(b"id: ");
@@ -34,7 +47,6 @@ pub fn frame(id: Option<&str>, event: &str, data: &[u8]) -> Bytes {
     out.put_slice(b"\ndata: ");
     out.put_slice(data);
     out.put_slice(b"\n\n");
-    out.freeze()
 }
 
 /// The `retry:` field that opens every stream, telling clients how long to wait to reconnect.
@@ -59,5 +71,13 @@ mod tests {
             b"event: heartbeat\ndata: {}\n\n"
         );
         assert_eq!(&retry(3000)[..], b"retry: 3000\n\n");
+    }
+
+    #[test]
+    fn frame_len_is_the_length_written() {
+        for id in [None, Some("00000001-42")] {
+            let data = br#"{"message":"hi"}"#;
+            assert_eq!(frame(id, "log", data).len(), frame_len(id, "log", data));
+        }
     }
 }

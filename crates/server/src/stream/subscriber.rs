@@ -184,14 +184,26 @@ impl Subscriber {
             return Step::CatchUp;
         }
 
+        // Runs of consecutive wanted events go out as shared slices of the batch's buffer.
         let mut frames = Frames::default();
+        let mut run: Option<std::ops::Range<usize>> = None;
         let unsent = batch.partition_point(|event| event.seq <= self.after);
-        for event in &batch[unsent..] {
+        for (index, event) in batch.iter().enumerate().skip(unsent) {
             if self.wants(event) {
-                frames.push(&event.frame);
+                run = match run {
+                    Some(run) if run.end == index => Some(run.start..index + 1),
+                    Some(run) => {
+                        frames.push(&batch.frames_of(run));
+                        Some(index..index + 1)
+                    }
+                    None => Some(index..index + 1),
+                };
                 self.unsent_events += 1;
             }
             self.after = event.seq;
+        }
+        if let Some(run) = run {
+            frames.push(&batch.frames_of(run));
         }
         frames.into_step()
     }
@@ -287,7 +299,7 @@ impl Subscriber {
     }
 }
 
-/// Frames to send together: one shared frame is sent as is, several are copied into one
+/// Frames to send together: one shared piece is sent as is, several are copied into one
 /// buffer so the connection writes them at once.
 #[derive(Default)]
 struct Frames {
