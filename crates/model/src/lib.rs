@@ -2,6 +2,7 @@
 //!
 //! - [`level`]: log levels and their OTLP severity ranges.
 //! - [`ids`]: W3C trace and span ids.
+//! - [`trace_context`]: the W3C `traceparent` and `tracestate` headers.
 //! - [`event`]: [`LogEvent`], the normalized record, and its wire JSON.
 //! - [`value`]: JSON numbers that no JavaScript client can corrupt.
 //! - [`filter`]: what a subscriber or a query asks for.
@@ -15,6 +16,7 @@ pub mod filter;
 pub mod ids;
 pub mod level;
 pub mod sse;
+pub mod trace_context;
 pub mod value;
 
 pub use cursor::{CursorError, check_cursor};
@@ -22,3 +24,4 @@ pub use event::{EncodedEvent, EventKeys, EventView, LogEvent};
 pub use filter::Filter;
 pub use ids::{IdError, SpanId, TraceId};
 pub use level::Level;
+pub use trace_context::{TraceContext, TraceParent, TraceState};
