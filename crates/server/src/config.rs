@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use opentelemetry_sdk::trace::SdkTracerProvider;
+
 /// Everything `tracetail serve` can be told. The binary fills it from flags, environment and
 /// a TOML file; tests fill it directly.
 #[derive(Debug, Clone)]
@@ -25,6 +27,10 @@ pub struct ServerConfig {
     /// How long a client may take to send a request's headers before its connection is
     /// closed, so that half-sent requests cannot hold connections open. Default 10 s.
     pub header_read_timeout: Duration,
+    /// Where the server's own spans go (one per request, see `GET /v1/stream` for streams).
+    /// Default `None`: spans still get real ids, for the trace headers of every answer and the
+    /// `event: open` of streams, but are not exported.
+    pub tracer_provider: Option<SdkTracerProvider>,
 }
 
 impl ServerConfig {
@@ -39,6 +45,7 @@ impl ServerConfig {
             retention_size: 1 << 30,
             max_body: 8 << 20,
             header_read_timeout: Duration::from_secs(10),
+            tracer_provider: None,
         }
     }
 }

@@ -8,6 +8,7 @@
 //!   cursor, then live from the hub, exactly once and in order.
 //! - `query`: `GET /v1/logs`, stored events by filter, paged.
 //! - `params`: the filter and time parameters streams and queries share.
+//! - `trace`: a server span per request and W3C trace context on every answer.
 //! - [`error`]: the one mapping from errors to HTTP answers.
 //! - [`server`]: binding, serving HTTP/1.1 and HTTP/2, and graceful shutdown.
 #![warn(missing_docs)]
@@ -22,6 +23,7 @@ mod query;
 pub mod server;
 mod state;
 mod stream;
+mod trace;
 
 pub use config::ServerConfig;
 pub use server::{RunningServer, ServerError, start};

@@ -11,10 +11,13 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use opentelemetry::trace::TracerProvider;
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -24,7 +27,7 @@ use tracetail_store::embedded::{EmbeddedLog, EmbeddedOptions};
 use crate::config::ServerConfig;
 use crate::hub::Hub;
 use crate::state::AppState;
-use crate::{health, ingest, query, stream};
+use crate::{health, ingest, query, stream, trace};
 
 /// How long connections get to finish after shutdown begins.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -75,11 +78,17 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         .map_err(|source| ServerError::Bind { addr, source })?;
 
     let shutdown = CancellationToken::new();
+    let tracer = config
+        .tracer_provider
+        .clone()
+        .unwrap_or_else(|| SdkTracerProvider::builder().build())
+        .tracer(trace::SCOPE);
     let state = Arc::new(AppState {
         log,
         hub,
         config,
         shutdown: shutdown.clone(),
+        tracer,
     });
     let task = tokio::spawn(serve(listener, state));
     Ok(RunningServer {
@@ -123,6 +132,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .merge(query::routes())
         .merge(health::routes())
         .layer(DefaultBodyLimit::disable())
+        .layer(middleware::from_fn_with_state(state.clone(), trace::layer))
         .with_state(state)
 }
 

@@ -10,6 +10,7 @@ use axum::http::{HeaderName, HeaderValue};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use futures_util::future::BoxFuture;
+use opentelemetry::trace::TracerProvider;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use tracetail_model::TraceId;
@@ -283,6 +284,9 @@ async fn bodies_past_axums_default_limit_are_accepted_over_http() {
         hub: Hub::new(),
         config: ServerConfig::with_data_dir("unused"),
         shutdown: CancellationToken::new(),
+        tracer: opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .build()
+            .tracer("test"),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -20,6 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
+use opentelemetry::trace::{FutureExt, TraceContextExt};
 use serde_json::json;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::Instant;
@@ -27,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use tracetail_model::{Filter, sse};
 use tracetail_store::{ReadRequest, Record, StoreError};
 
+use super::span::{CloseReason, StreamSpan};
 use super::start::{Gap, Start};
 use crate::hub::LiveBatch;
 use crate::state::AppState;
@@ -49,6 +51,10 @@ pub(crate) struct Subscriber {
     live: broadcast::Receiver<LiveBatch>,
     /// Cancelled at server shutdown; ends the stream so the client reconnects elsewhere.
     cancel: CancellationToken,
+    /// The stream's span, ended when the subscriber is dropped with the body.
+    span: StreamSpan,
+    /// Log events in the frames not yet written, counted on the span when they are.
+    unsent_events: u64,
 }
 
 /// What the stream loop does next.
@@ -56,7 +62,7 @@ enum Step {
     Send(Bytes),
     Nothing,
     CatchUp,
-    End,
+    End(CloseReason),
 }
 
 impl Subscriber {
@@ -66,6 +72,7 @@ impl Subscriber {
         filter: Filter,
         start: Start,
         live: broadcast::Receiver<LiveBatch>,
+        span: StreamSpan,
     ) -> Subscriber {
         let cancel = state.shutdown.child_token();
         Subscriber {
@@ -75,12 +82,16 @@ impl Subscriber {
             opening_gap: start.gap,
             live,
             cancel,
+            span,
+            unsent_events: 0,
         }
     }
 
     /// The response body: opening frames, replay, then live events and heartbeats.
     pub(crate) fn into_body(mut self) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
-        async_stream::stream! {
+        // Logs written while the body is polled carry the stream span's ids.
+        let context = self.span.context().clone();
+        let body = async_stream::stream! {
             yield Ok(self.opening());
             let heartbeat = self.state.config.heartbeat;
             let idle = tokio::time::sleep(heartbeat);
@@ -94,7 +105,7 @@ impl Subscriber {
                 let step = if catching_up {
                     tokio::select! {
                         biased;
-                        () = &mut cancelled => Step::End,
+                        () = &mut cancelled => Step::End(CloseReason::Shutdown),
                         page = self.catch_up_page() => match page {
                             Ok(Some(chunk)) => Step::Send(chunk),
                             Ok(None) => {
@@ -103,14 +114,14 @@ impl Subscriber {
                             }
                             Err(error) => {
                                 tracing::warn!(%error, after = self.after, "replay failed; ending stream");
-                                Step::End
+                                Step::End(CloseReason::Error)
                             }
                         },
                     }
                 } else {
                     tokio::select! {
                         biased;
-                        () = &mut cancelled => Step::End,
+                        () = &mut cancelled => Step::End(CloseReason::Shutdown),
                         received = self.live.recv() => self.on_live(received),
                         () = &mut idle => Step::Send(heartbeat_frame()),
                     }
@@ -120,25 +131,32 @@ impl Subscriber {
                     Step::Send(chunk) => {
                         if !chunk.is_empty() {
                             idle.as_mut().reset(Instant::now() + heartbeat);
+                            let events = std::mem::take(&mut self.unsent_events);
+                            self.span.sent(chunk.len(), events);
                             yield Ok(chunk);
                         }
                     }
                     Step::Nothing => {}
                     Step::CatchUp => catching_up = true,
-                    Step::End => break,
+                    Step::End(reason) => {
+                        self.span.closing(reason);
+                        break;
+                    }
                 }
             }
-        }
+        };
+        body.with_context(context)
     }
 
     /// `retry:`, `event: open`, and the opening gap if any, as one chunk.
     fn opening(&mut self) -> Bytes {
         let config = &self.state.config;
         let latest = self.state.log.cursor(self.state.log.bounds().latest);
-        // TODO(#4): continue the request's W3C trace context and make the stream a real span.
+        let span = self.span.context().span();
+        let ids = span.span_context();
         let open = json!({
-            "trace_id": hex::encode(rand::random::<[u8; 16]>()),
-            "span_id": hex::encode(rand::random::<[u8; 8]>()),
+            "trace_id": ids.trace_id().to_string(),
+            "span_id": ids.span_id().to_string(),
             "cursor": latest,
             "heartbeat_ms": millis(config.heartbeat),
             "retry_ms": millis(config.retry),
@@ -147,9 +165,12 @@ impl Subscriber {
         chunk.extend_from_slice(&sse::retry(millis(config.retry)));
         chunk.extend_from_slice(&sse::frame(None, "open", open.to_string().as_bytes()));
         if let Some(gap) = self.opening_gap.take() {
+            self.span.gap();
             chunk.extend_from_slice(&gap_frame(&gap));
         }
-        chunk.freeze()
+        let bytes = chunk.freeze();
+        self.span.sent(bytes.len(), 0);
+        bytes
     }
 
     /// Handles one message from the hub's ring.
@@ -164,7 +185,7 @@ impl Subscriber {
                 );
                 return Step::CatchUp;
             }
-            Err(RecvError::Closed) => return Step::End,
+            Err(RecvError::Closed) => return Step::End(CloseReason::Shutdown),
         };
         let first = batch.first().map_or(0, |event| event.seq);
         if first > self.after + 1 {
@@ -180,6 +201,7 @@ impl Subscriber {
                 .matches(&event.service, event.level, event.trace_id, event.message())
             {
                 frames.push(&event.frame);
+                self.unsent_events += 1;
             }
             self.after = event.seq;
         }
@@ -210,6 +232,8 @@ impl Subscriber {
         for record in &records {
             if self.filter.matches_view(&record.view()?) {
                 frames.push(&self.replay_frame(record));
+                self.unsent_events += 1;
+                self.span.replayed(1);
             }
         }
         self.after = scanned_to.max(self.after);
@@ -256,6 +280,7 @@ impl Subscriber {
             resumed_from: self.state.log.cursor(resume_after),
             reason: "evicted",
         };
+        self.span.gap();
         self.after = resume_after;
         gap_frame(&gap)
     }
