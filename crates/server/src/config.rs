@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
+use crate::own_logs::OwnLogReceiver;
+
 /// Everything `tracetail serve` can be told. The binary fills it from flags, environment and
 /// a TOML file; tests fill it directly.
 #[derive(Debug, Clone)]
@@ -31,6 +33,9 @@ pub struct ServerConfig {
     /// Default `None`: spans still get real ids, for the trace headers of every answer and the
     /// `event: open` of streams, but are not exported.
     pub tracer_provider: Option<SdkTracerProvider>,
+    /// The hub's own logs to store as service `tracetail` (see [`crate::own_logs`]).
+    /// Default `None`: they are not stored.
+    pub own_logs: Option<OwnLogReceiver>,
 }
 
 impl ServerConfig {
@@ -46,6 +51,7 @@ impl ServerConfig {
             max_body: 8 << 20,
             header_read_timeout: Duration::from_secs(10),
             tracer_provider: None,
+            own_logs: None,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! - `query`: `GET /v1/logs`, stored events by filter, paged.
 //! - `params`: the filter and time parameters streams and queries share.
 //! - `trace`: a server span per request and W3C trace context on every answer.
+//! - [`own_logs`]: the hub's own logs into its own store (`--self-telemetry`).
 //! - [`error`]: the one mapping from errors to HTTP answers.
 //! - [`server`]: binding, serving HTTP/1.1 and HTTP/2, and graceful shutdown.
 #![warn(missing_docs)]
@@ -18,6 +19,7 @@ pub mod error;
 mod health;
 pub mod hub;
 mod ingest;
+pub mod own_logs;
 mod params;
 mod query;
 pub mod server;

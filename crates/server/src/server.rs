@@ -27,7 +27,7 @@ use tracetail_store::embedded::{EmbeddedLog, EmbeddedOptions};
 use crate::config::ServerConfig;
 use crate::hub::Hub;
 use crate::state::AppState;
-use crate::{health, ingest, query, stream, trace};
+use crate::{health, ingest, own_logs, query, stream, trace};
 
 /// How long connections get to finish after shutdown begins.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -77,6 +77,9 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         .local_addr()
         .map_err(|source| ServerError::Bind { addr, source })?;
 
+    if let Some(own_logs) = &config.own_logs {
+        own_logs::spawn_drain(own_logs, log.clone());
+    }
     let shutdown = CancellationToken::new();
     let tracer = config
         .tracer_provider
