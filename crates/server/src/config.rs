@@ -8,6 +8,10 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use crate::own_logs::OwnLogReceiver;
 
+/// The request header by which the hub's own OTLP exporter marks its requests, carrying
+/// [`ServerConfig::own_export_token`]. A hub exporting to itself makes no spans of them.
+pub const OWN_EXPORT_HEADER: &str = "x-tracetail-export";
+
 /// Everything `tracetail serve` can be told. The binary fills it from flags, environment and
 /// a TOML file; tests fill it directly.
 #[derive(Debug, Clone)]
@@ -36,6 +40,10 @@ pub struct ServerConfig {
     /// The hub's own logs to store as service `tracetail` (see [`crate::own_logs`]).
     /// Default `None`: they are not stored.
     pub own_logs: Option<OwnLogReceiver>,
+    /// The secret value of [`OWN_EXPORT_HEADER`] on the requests of this process's own OTLP
+    /// exporter: such requests get no recorded span, so that exporting to this hub cannot
+    /// feed itself. Default `None`.
+    pub own_export_token: Option<String>,
 }
 
 impl ServerConfig {
@@ -52,6 +60,7 @@ impl ServerConfig {
             header_read_timeout: Duration::from_secs(10),
             tracer_provider: None,
             own_logs: None,
+            own_export_token: None,
         }
     }
 }

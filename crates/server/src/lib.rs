@@ -27,5 +27,5 @@ mod state;
 mod stream;
 mod trace;
 
-pub use config::ServerConfig;
+pub use config::{OWN_EXPORT_HEADER, ServerConfig};
 pub use server::{RunningServer, ServerError, start};

@@ -9,7 +9,9 @@
 //! A handler that answers with a body outliving the handler, as `GET /v1/stream` does, takes
 //! the span over with [`RequestTrace::keep_open`]: the layer then leaves ending it to the body.
 //!
-//! Spans always get real ids, from the tracer provider of [`ServerConfig`] or, without one, from
+//! Requests of the process's own OTLP exporter (marked with
+//! [`OWN_EXPORT_HEADER`](crate::config::OWN_EXPORT_HEADER)) get a span that is never recorded,
+//! so a hub exporting to itself does not report on its exports. Spans always get real ids, from the tracer provider of [`ServerConfig`] or, without one, from
 //! a provider that exports nothing.
 //!
 //! [`ServerConfig`]: crate::ServerConfig
@@ -28,6 +30,7 @@ use opentelemetry::{Context, KeyValue};
 use tracetail_model::trace_context::format_traceparent;
 use tracetail_model::{SpanId, TraceContext, TraceId};
 
+use crate::config::OWN_EXPORT_HEADER;
 use crate::state::AppState;
 
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
@@ -77,7 +80,11 @@ pub(crate) async fn layer(
         Some(incoming) => Context::new().with_remote_span_context(remote_span(incoming)),
         None => Context::new(),
     };
-    let context = parent.with_span(start_span(&state, &request, &parent));
+    let context = if is_own_export(&state, request.headers()) {
+        unrecorded(&parent)
+    } else {
+        parent.with_span(start_span(&state, &request, &parent))
+    };
     let trace = RequestTrace {
         context: context.clone(),
         kept_open: Arc::new(AtomicBool::new(false)),
@@ -134,6 +141,34 @@ fn start_span(
         .with_kind(SpanKind::Server)
         .with_attributes(attributes)
         .start_with_context(&state.tracer, parent)
+}
+
+/// Whether the request comes from this process's own OTLP exporter.
+fn is_own_export(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(token) = &state.config.own_export_token else {
+        return false;
+    };
+    headers
+        .get(OWN_EXPORT_HEADER)
+        .is_some_and(|value| value.as_bytes() == token.as_bytes())
+}
+
+/// A span that is never recorded or exported, with real ids for the answer's headers.
+fn unrecorded(parent: &Context) -> Context {
+    let parent_span = parent.span();
+    let trace_id = match parent_span.span_context() {
+        remote if remote.is_valid() => remote.trace_id(),
+        _ => opentelemetry::trace::TraceId::from_bytes(rand::random::<[u8; 16]>()),
+    };
+    let span_id = opentelemetry::trace::SpanId::from_bytes(rand::random::<[u8; 8]>());
+    let ids = SpanContext::new(
+        trace_id,
+        span_id,
+        TraceFlags::default(),
+        false,
+        TraceState::NONE,
+    );
+    Context::new().with_remote_span_context(ids)
 }
 
 /// The caller's span, as OpenTelemetry represents a span of another process.

@@ -336,3 +336,27 @@ async fn a_request_sent_with_the_streams_trace_id_joins_the_streams_trace() {
     assert_eq!(span.span_context.trace_id().to_string(), trace_id);
     assert_eq!(span.parent_span_id.to_string(), span_id);
 }
+
+#[tokio::test]
+async fn requests_of_the_hubs_own_exporter_make_no_span() {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let server = TestServer::start_with(|config| {
+        config.tracer_provider = Some(provider);
+        config.own_export_token = Some("secret-token".into());
+    })
+    .await;
+    let marked = [(tracetail_server::OWN_EXPORT_HEADER, "secret-token")];
+    let response = call(&server, ("POST", "/v1/logs", Some("{}")), &marked).await;
+    assert_eq!(response.status(), 200);
+    assert!(header(&response, "traceparent").is_some());
+
+    // A wrong token is an ordinary request, whose span shows that spans are exported.
+    let guessed = [(tracetail_server::OWN_EXPORT_HEADER, "guess")];
+    call(&server, ("POST", "/v1/logs", Some("{}")), &guessed).await;
+    finished_span(&exporter, |span| span.name == "POST /v1/logs").await;
+    let spans = exporter.get_finished_spans().expect("spans");
+    assert_eq!(spans.len(), 1, "{spans:?}");
+}

@@ -11,13 +11,17 @@
 //!
 //! The exporter's HTTP client is not instrumented, so its requests make no spans; its own log
 //! events (targets `reqwest`, `hyper`, `opentelemetry*`…) are kept out of the log bridge by
-//! [`super::is_internal`].
+//! [`super::is_internal`]. Its requests carry [`OWN_EXPORT_HEADER`] with a random token, so
+//! that a hub exporting to itself makes no spans of them either.
+
+use std::collections::HashMap;
 
 use anyhow::{Context, bail};
-use opentelemetry_otlp::{LogExporter, SpanExporter};
+use opentelemetry_otlp::{LogExporter, SpanExporter, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracetail_server::OWN_EXPORT_HEADER;
 
 /// The service name of the hub's own telemetry unless `OTEL_SERVICE_NAME` says otherwise.
 const DEFAULT_SERVICE: &str = "tracetail";
@@ -28,6 +32,8 @@ pub(crate) struct Providers {
     pub(crate) tracer: SdkTracerProvider,
     /// Present only when logs are exported.
     pub(crate) logger: Option<SdkLoggerProvider>,
+    /// The value of [`OWN_EXPORT_HEADER`] on the exporter's requests, when there is one.
+    pub(crate) export_token: Option<String>,
 }
 
 /// The providers the environment asks for.
@@ -42,10 +48,13 @@ pub(crate) fn from_env() -> anyhow::Result<Providers> {
     }
 
     let resource = resource();
+    let token = hex::encode(rand::random::<[u8; 16]>());
+    let marker = HashMap::from([(OWN_EXPORT_HEADER.to_string(), token.clone())]);
     let mut tracer = SdkTracerProvider::builder().with_resource(resource.clone());
     if export_traces {
         let exporter = SpanExporter::builder()
             .with_http()
+            .with_headers(marker.clone())
             .build()
             .context("setting up OTLP span export from OTEL_EXPORTER_OTLP_*")?;
         tracer = tracer.with_batch_exporter(exporter);
@@ -53,6 +62,7 @@ pub(crate) fn from_env() -> anyhow::Result<Providers> {
     let logger = if export_logs {
         let exporter = LogExporter::builder()
             .with_http()
+            .with_headers(marker)
             .build()
             .context("setting up OTLP log export from OTEL_EXPORTER_OTLP_*")?;
         let provider = SdkLoggerProvider::builder()
@@ -66,6 +76,7 @@ pub(crate) fn from_env() -> anyhow::Result<Providers> {
     Ok(Providers {
         tracer: tracer.build(),
         logger,
+        export_token: (export_traces || export_logs).then_some(token),
     })
 }
 

@@ -58,6 +58,8 @@ pub(crate) struct Telemetry {
     pub(crate) tracer_provider: SdkTracerProvider,
     logger_provider: Option<SdkLoggerProvider>,
     pub(crate) own_logs: Option<OwnLogReceiver>,
+    /// Marks the requests of the OTLP exporter, when there is one.
+    pub(crate) export_token: Option<String>,
 }
 
 /// Targets whose events never reach the OTLP log bridge or the store: the exporter's HTTP
@@ -114,6 +116,7 @@ pub(crate) fn init(settings: &LogSettings) -> anyhow::Result<Telemetry> {
         tracer_provider: providers.tracer,
         logger_provider: providers.logger,
         own_logs,
+        export_token: providers.export_token,
     })
 }
 
