@@ -11,6 +11,7 @@ use opentelemetry::Value as OtelValue;
 use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use serde_json::json;
+use tracetail_server::ServerConfig;
 
 const WAIT: Duration = Duration::from_secs(10);
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -19,13 +20,19 @@ const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-
 
 /// A server whose spans go to an in-memory exporter.
 async fn traced_server(heartbeat: Duration) -> (TestServer, InMemorySpanExporter) {
+    traced_server_with(|config| config.heartbeat = heartbeat).await
+}
+
+async fn traced_server_with(
+    adjust: impl FnOnce(&mut ServerConfig),
+) -> (TestServer, InMemorySpanExporter) {
     let exporter = InMemorySpanExporter::default();
     let provider = SdkTracerProvider::builder()
         .with_simple_exporter(exporter.clone())
         .build();
     let server = TestServer::start_with(|config| {
         config.tracer_provider = Some(provider);
-        config.heartbeat = heartbeat;
+        adjust(config);
     })
     .await;
     (server, exporter)
@@ -339,15 +346,8 @@ async fn a_request_sent_with_the_streams_trace_id_joins_the_streams_trace() {
 
 #[tokio::test]
 async fn requests_of_the_hubs_own_exporter_make_no_span() {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(exporter.clone())
-        .build();
-    let server = TestServer::start_with(|config| {
-        config.tracer_provider = Some(provider);
-        config.own_export_token = Some("secret-token".into());
-    })
-    .await;
+    let (server, exporter) =
+        traced_server_with(|config| config.own_export_token = Some("secret-token".into())).await;
     let marked = [(tracetail_server::OWN_EXPORT_HEADER, "secret-token")];
     let response = call(&server, ("POST", "/v1/logs", Some("{}")), &marked).await;
     assert_eq!(response.status(), 200);
