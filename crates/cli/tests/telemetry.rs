@@ -325,9 +325,14 @@ async fn json_log_lines_inside_a_request_carry_its_trace_and_span_ids() {
 }
 
 #[tokio::test]
-async fn log_file_gets_the_lines_instead_of_stderr() {
+async fn log_file_gets_the_lines_instead_of_stderr_and_keeps_max_files() {
     let dir = tempfile::tempdir().expect("temp dir");
     let log_file = dir.path().join("hub.log");
+    let old_days = ["2020-01-01", "2020-01-02", "2020-01-03"];
+    for day in old_days {
+        std::fs::write(dir.path().join(format!("hub.log.{day}")), "{}\n").expect("old file");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let hub = Hub::start(
         &[
             "--log-file",
@@ -342,9 +347,14 @@ async fn log_file_gets_the_lines_instead_of_stderr() {
     hub.stop();
 
     assert!(stderr.is_empty(), "{stderr:?}");
-    let files = files_named(dir.path(), "hub.log.");
-    assert_eq!(files.len(), 1, "one file for today: {files:?}");
-    let text = std::fs::read_to_string(&files[0]).expect("log file");
+    let mut files = files_named(dir.path(), "hub.log.");
+    files.sort();
+    let today = dir
+        .path()
+        .join(format!("hub.log.{}", chrono::Utc::now().format("%Y-%m-%d")));
+    let newest_old = dir.path().join("hub.log.2020-01-03");
+    assert_eq!(files, [newest_old, today.clone()], "two files kept");
+    let text = std::fs::read_to_string(&today).expect("log file");
     let stopped = text
         .lines()
         .map(|line| serde_json::from_str::<Value>(line).expect("JSON line"))

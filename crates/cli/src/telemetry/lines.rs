@@ -157,3 +157,78 @@ impl Visit for EventFields {
         self.insert(field, Value::String(value.to_string()));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+
+    use super::*;
+
+    /// The lines written for one `info!` event, inside a span when `in_span`.
+    fn lines_of(format: LineFormat, in_span: bool) -> String {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .event_format(format)
+            .with_writer(move || SharedBuffer(sink.clone()))
+            .finish();
+        let ids = SpanContext::new(
+            TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").expect("valid"),
+            SpanId::from_hex("00f067aa0ba902b7").expect("valid"),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::NONE,
+        );
+        let _guard = in_span.then(|| {
+            opentelemetry::Context::new()
+                .with_remote_span_context(ids)
+                .attach()
+        });
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(count = 3, who = "ada", "stored");
+        });
+        let bytes = buffer.lock().expect("lock").clone();
+        String::from_utf8(bytes).expect("utf-8")
+    }
+
+    struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for SharedBuffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn json_lines_carry_fields_and_the_current_spans_ids() {
+        let line: Value = serde_json::from_str(&lines_of(LineFormat::Json, true)).expect("JSON");
+        assert_eq!(line["message"], "stored");
+        assert_eq!(line["level"], "INFO");
+        assert_eq!(line["count"], 3);
+        assert_eq!(line["who"], "ada");
+        assert_eq!(line["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(line["span_id"], "00f067aa0ba902b7");
+
+        let outside: Value =
+            serde_json::from_str(&lines_of(LineFormat::Json, false)).expect("JSON");
+        assert!(outside.get("trace_id").is_none(), "{outside}");
+    }
+
+    #[test]
+    fn text_lines_end_with_the_current_spans_ids() {
+        let line = lines_of(LineFormat::Text { ansi: false }, true);
+        let expected = " INFO tracetail::telemetry::lines::tests: stored count=3 who=ada \
+                        trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=00f067aa0ba902b7\n";
+        assert!(line.ends_with(expected), "{line:?}");
+        assert!(!line.contains('\x1b'));
+        let outside = lines_of(LineFormat::Text { ansi: false }, false);
+        assert!(!outside.contains("trace_id"), "{outside:?}");
+    }
+}
