@@ -360,3 +360,37 @@ async fn requests_of_the_hubs_own_exporter_make_no_span() {
     let spans = exporter.get_finished_spans().expect("spans");
     assert_eq!(spans.len(), 1, "{spans:?}");
 }
+
+#[tokio::test]
+async fn an_unsampled_caller_gets_an_unsampled_span_that_is_not_exported() {
+    let (server, exporter) = traced_server(Duration::from_secs(15)).await;
+    let unsampled = format!("00-{TRACE}-{PARENT}-00");
+    let response = call(
+        &server,
+        ("GET", "/healthz", None),
+        &[("traceparent", &unsampled)],
+    )
+    .await;
+    let traceparent = header(&response, "traceparent").expect("traceparent");
+    assert!(
+        traceparent.starts_with(&format!("00-{TRACE}-")),
+        "{traceparent}"
+    );
+    assert!(traceparent.ends_with("-00"), "{traceparent}");
+
+    // A sampled request afterwards is exported, and is the only span.
+    call(
+        &server,
+        ("GET", "/readyz", None),
+        &[("traceparent", TRACEPARENT)],
+    )
+    .await;
+    finished_span(&exporter, |span| span.name == "GET /readyz").await;
+    let names: Vec<_> = exporter
+        .get_finished_spans()
+        .expect("spans")
+        .into_iter()
+        .map(|span| span.name)
+        .collect();
+    assert_eq!(names, ["GET /readyz"]);
+}
