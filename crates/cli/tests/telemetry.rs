@@ -104,6 +104,12 @@ impl Drop for Hub {
     }
 }
 
+/// The JSON answer to a `GET`.
+async fn get_json(url: &str) -> Value {
+    let response = reqwest::get(url).await.expect("GET answered");
+    response.json().await.expect("JSON answer")
+}
+
 /// What an OTLP/HTTP endpoint was sent: `(path, protobuf body)`.
 type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
 
@@ -381,12 +387,7 @@ async fn self_telemetry_stores_the_hubs_own_logs_without_feeding_itself() {
     let query = format!("{}/v1/logs?service=tracetail&limit=1000", hub.base);
     let deadline = Instant::now() + WAIT;
     let refused = loop {
-        let stored: Value = reqwest::get(&query)
-            .await
-            .expect("query")
-            .json()
-            .await
-            .expect("json");
+        let stored: Value = get_json(&query).await;
         let events = stored["events"].as_array().expect("events").clone();
         if let Some(refused) = events
             .into_iter()
@@ -406,12 +407,7 @@ async fn self_telemetry_stores_the_hubs_own_logs_without_feeding_itself() {
     // the latest cursor stays put.
     let count = || async {
         let url = format!("{}/readyz", hub.base);
-        let ready: Value = reqwest::get(&url)
-            .await
-            .expect("readyz")
-            .json()
-            .await
-            .expect("json");
+        let ready: Value = get_json(&url).await;
         ready["latest"].to_string()
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -420,4 +416,56 @@ async fn self_telemetry_stores_the_hubs_own_logs_without_feeding_itself() {
     let after = count().await;
     hub.stop();
     assert_eq!(before, after);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_hub_receives_the_first_hubs_own_logs_and_nothing_of_its_exporter() {
+    let receiver = Hub::start(&[], &[]);
+    let logs_endpoint = format!("{}/v1/logs", receiver.base);
+    let hub = Hub::start(
+        &[],
+        &[
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", &logs_endpoint),
+            ("OTEL_SERVICE_NAME", "first-hub"),
+            ("OTEL_BLRP_SCHEDULE_DELAY", "100"),
+            ("RUST_LOG", "debug"),
+        ],
+    );
+    let span_id = hub.traced_get("/v1/logs?limit=lots").await;
+    // A few export rounds, each a request of the exporter's HTTP client.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    hub.stop();
+
+    let query = format!("{}/v1/logs?service=first-hub&limit=10000", receiver.base);
+    let stored: Value = get_json(&query).await;
+    let events = stored["events"].as_array().expect("events");
+    let refused = events
+        .iter()
+        .find(|event| event["message"] == "request refused")
+        .expect("the first hub's log is stored in the second");
+    assert_eq!(refused["trace_id"], TRACE);
+    assert_eq!(refused["span_id"], span_id.as_str());
+    assert!(events.iter().any(|event| event["message"] == "stopped"));
+    let from_log_crate = |event: &&Value| {
+        let target = event["attributes"]["log.target"]
+            .as_str()
+            .unwrap_or_default();
+        target.starts_with("fjall")
+    };
+    assert!(
+        events.iter().any(|event| from_log_crate(&event)),
+        "origins are visible"
+    );
+    for event in events {
+        let attributes = &event["attributes"];
+        let origin = attributes["log.target"]
+            .as_str()
+            .or(attributes["otel.scope.name"].as_str())
+            .unwrap_or_default();
+        let internal = ["hyper", "h2", "reqwest", "opentelemetry", "tower"];
+        assert!(
+            !internal.iter().any(|prefix| origin.starts_with(prefix)),
+            "the exporter's own log: {event}"
+        );
+    }
 }
