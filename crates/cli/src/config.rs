@@ -11,6 +11,8 @@ use clap::Args;
 use serde::Deserialize;
 use tracetail_server::ServerConfig;
 
+use crate::telemetry::{LogFormat, LogSettings};
+
 /// Flags of `tracetail serve`. Each is also read from `TRACETAIL_<FLAG>` and from the file.
 #[derive(Args, Debug, Default)]
 pub(crate) struct ServeArgs {
@@ -38,6 +40,18 @@ pub(crate) struct ServeArgs {
     /// Largest request body, after decompression [default: 8MiB].
     #[arg(long, env = "TRACETAIL_MAX_BODY")]
     max_body: Option<String>,
+    /// Log lines as `text` or `json` [default: text on a terminal, json otherwise].
+    #[arg(long, env = "TRACETAIL_LOG_FORMAT")]
+    log_format: Option<String>,
+    /// Write log lines to this file, rotated daily, instead of stderr [default: stderr].
+    #[arg(long, env = "TRACETAIL_LOG_FILE")]
+    log_file: Option<String>,
+    /// Daily log files kept with --log-file [default: 7].
+    #[arg(long, env = "TRACETAIL_LOG_MAX_FILES")]
+    log_max_files: Option<String>,
+    /// Also store the hub's own logs, as service `tracetail`.
+    #[arg(long, env = "TRACETAIL_SELF_TELEMETRY")]
+    self_telemetry: bool,
 }
 
 /// The same settings as read from the TOML file.
@@ -51,11 +65,22 @@ struct FileSettings {
     retention_age: Option<String>,
     retention_size: Option<String>,
     max_body: Option<String>,
+    log_format: Option<String>,
+    log_file: Option<String>,
+    log_max_files: Option<String>,
+    self_telemetry: Option<bool>,
+}
+
+/// Everything `serve` was told, validated.
+#[derive(Debug)]
+pub(crate) struct ServeConfig {
+    pub(crate) server: ServerConfig,
+    pub(crate) logs: LogSettings,
 }
 
 impl ServeArgs {
     /// Merges flags, environment and file, and validates the result.
-    pub(crate) fn resolve(self) -> anyhow::Result<ServerConfig> {
+    pub(crate) fn resolve(self) -> anyhow::Result<ServeConfig> {
         let file = match &self.config {
             Some(path) => read_file(path)?,
             None => FileSettings::default(),
@@ -83,7 +108,41 @@ impl ServeArgs {
             let max_body = parse_size("max-body", &text, MAX_BODIES)?;
             config.max_body = usize::try_from(max_body).context("--max-body is too large")?;
         }
-        Ok(config)
+        let logs = LogSettings {
+            format: self
+                .log_format
+                .or(file.log_format)
+                .map(|text| parse_log_format(&text))
+                .transpose()?,
+            file: self.log_file.or(file.log_file).map(PathBuf::from),
+            max_files: match self.log_max_files.or(file.log_max_files) {
+                Some(text) => parse_max_files(&text)?,
+                None => DEFAULT_LOG_FILES,
+            },
+            self_telemetry: self.self_telemetry || file.self_telemetry.unwrap_or(false),
+        };
+        Ok(ServeConfig {
+            server: config,
+            logs,
+        })
+    }
+}
+
+/// Daily log files kept by default: a week.
+const DEFAULT_LOG_FILES: usize = 7;
+
+fn parse_log_format(text: &str) -> anyhow::Result<LogFormat> {
+    match text {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => bail!("invalid --log-format {text:?}: expected text or json"),
+    }
+}
+
+fn parse_max_files(text: &str) -> anyhow::Result<usize> {
+    match text.parse::<usize>() {
+        Ok(count) if count >= 1 => Ok(count),
+        _ => bail!("invalid --log-max-files {text:?}: expected a whole number of at least 1"),
     }
 }
 
@@ -147,7 +206,17 @@ mod tests {
 
     #[test]
     fn defaults_match_the_documentation() {
-        let config = ServeArgs::default().resolve().expect("defaults are valid");
+        let ServeConfig {
+            server: config,
+            logs,
+        } = ServeArgs::default().resolve().expect("defaults are valid");
+        let expected_logs = LogSettings {
+            format: None,
+            file: None,
+            max_files: 7,
+            self_telemetry: false,
+        };
+        assert_eq!(logs, expected_logs);
         assert_eq!(config.listen.to_string(), "127.0.0.1:4318");
         assert_eq!(config.data_dir, PathBuf::from("tracetail-data"));
         assert_eq!(config.heartbeat, Duration::from_secs(15));
@@ -195,6 +264,20 @@ mod tests {
                 },
                 "--retention-size",
             ),
+            (
+                ServeArgs {
+                    log_format: Some("yaml".into()),
+                    ..Default::default()
+                },
+                "--log-format",
+            ),
+            (
+                ServeArgs {
+                    log_max_files: Some("0".into()),
+                    ..Default::default()
+                },
+                "--log-max-files",
+            ),
         ];
         for (args, flag) in cases {
             let error = format!("{:#}", args.resolve().expect_err("invalid value"));
@@ -212,9 +295,30 @@ mod tests {
             heartbeat: Some("5s".into()),
             ..Default::default()
         };
-        let config = args.resolve().expect("valid");
+        let config = args.resolve().expect("valid").server;
         assert_eq!(config.heartbeat, Duration::from_secs(5));
         assert_eq!(config.max_body, 1 << 20);
+    }
+
+    #[test]
+    fn log_settings_come_from_flags_and_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("tracetail.toml");
+        let toml = "log_format = \"json\"\nlog_file = \"hub.log\"\nself_telemetry = true\n";
+        std::fs::write(&path, toml).expect("write");
+        let args = ServeArgs {
+            config: Some(path),
+            log_max_files: Some("3".into()),
+            ..Default::default()
+        };
+        let logs = args.resolve().expect("valid").logs;
+        let expected = LogSettings {
+            format: Some(LogFormat::Json),
+            file: Some(PathBuf::from("hub.log")),
+            max_files: 3,
+            self_telemetry: true,
+        };
+        assert_eq!(logs, expected);
     }
 
     #[test]

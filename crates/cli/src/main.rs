@@ -1,6 +1,7 @@
 //! The `tracetail` command: a thin shell over the library crates.
 //!
-//! - `serve` runs the hub ([`serve`], configured by [`config`]).
+//! - `serve` runs the hub ([`serve`], configured by [`config`], reporting on itself through
+//!   [`telemetry`]).
 //! - `tail` follows a live stream ([`tail`]); `query` reads stored events ([`query`]).
 //! - `send` ships lines from stdin or a file ([`send`]).
 //! - `demo` sends realistic traced traffic over OTLP ([`demo`]).
@@ -15,6 +16,7 @@ mod query;
 mod send;
 mod serve;
 mod tail;
+mod telemetry;
 
 use std::process::ExitCode;
 

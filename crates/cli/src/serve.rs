@@ -1,20 +1,27 @@
-//! `tracetail serve`: logging set-up, the start-up banner, and signal handling.
+//! `tracetail serve`: telemetry set-up, the start-up banner, and signal handling.
 
 use anyhow::Context;
 use tracetail_server::ServerConfig;
-use tracing_subscriber::EnvFilter;
 
 use crate::config::ServeArgs;
+use crate::telemetry;
 
 /// Runs the hub until SIGINT or SIGTERM, then shuts down gracefully.
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = args.resolve()?;
-    init_logging();
+    let telemetry = telemetry::init(&config.logs)?;
+    let mut server_config = config.server;
+    server_config.tracer_provider = Some(telemetry.tracer_provider.clone());
+    server_config.own_logs = telemetry.own_logs.clone();
+    server_config.own_export_token = telemetry.export_token.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(config))
+    let result = runtime.block_on(serve(server_config));
+    // Spans and logs still queued are exported before the process ends.
+    telemetry.shutdown();
+    result
 }
 
 async fn serve(config: ServerConfig) -> anyhow::Result<()> {
@@ -48,16 +55,6 @@ fn print_banner(addr: std::net::SocketAddr, data_dir: &std::path::Path) {
     );
     // A closed stdout must not stop the hub: the banner is a courtesy.
     let _ = std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes());
-}
-
-fn init_logging() {
-    // The storage engine reports routine file work at INFO; only its warnings concern operators.
-    let default = "info,fjall=warn,lsm_tree=warn";
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
 }
 
 async fn wait_for_signal() {

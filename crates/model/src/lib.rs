@@ -2,6 +2,7 @@
 //!
 //! - [`level`]: log levels and their OTLP severity ranges.
 //! - [`ids`]: W3C trace and span ids.
+//! - [`trace_context`]: the W3C `traceparent` and `tracestate` headers.
 //! - [`event`]: [`LogEvent`], the normalized record, and its wire JSON.
 //! - [`span`]: [`SpanEvent`], the normalized span, and how spans share the log with events.
 //! - [`value`]: JSON numbers that no JavaScript client can corrupt.
@@ -17,6 +18,7 @@ pub mod ids;
 pub mod level;
 pub mod span;
 pub mod sse;
+pub mod trace_context;
 pub mod value;
 
 pub use cursor::{CursorError, check_cursor};
@@ -25,3 +27,4 @@ pub use filter::Filter;
 pub use ids::{IdError, SpanId, TraceId};
 pub use level::Level;
 pub use span::{RecordKind, SpanEvent, SpanEventItem};
+pub use trace_context::{TraceContext, TraceParent, TraceState};

@@ -4,6 +4,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use opentelemetry_sdk::trace::SdkTracerProvider;
+
+use crate::own_logs::OwnLogReceiver;
+
+/// The request header by which the hub's own OTLP exporter marks its requests, carrying
+/// [`ServerConfig::own_export_token`]. A hub exporting to itself makes no spans of them.
+pub const OWN_EXPORT_HEADER: &str = "x-tracetail-export";
+
 /// Everything `tracetail serve` can be told. The binary fills it from flags, environment and
 /// a TOML file; tests fill it directly.
 #[derive(Debug, Clone)]
@@ -28,6 +36,17 @@ pub struct ServerConfig {
     /// Committed batches the live ring holds; a stream more than this many behind reads the
     /// store instead. Default 4096.
     pub live_ring_batches: usize,
+    /// Where the server's own spans go (one per request, see `GET /v1/stream` for streams).
+    /// Default `None`: spans still get real ids, for the trace headers of every answer and the
+    /// `event: open` of streams, but are not exported.
+    pub tracer_provider: Option<SdkTracerProvider>,
+    /// The hub's own logs to store as service `tracetail` (see [`crate::own_logs`]).
+    /// Default `None`: they are not stored.
+    pub own_logs: Option<OwnLogReceiver>,
+    /// The secret value of [`OWN_EXPORT_HEADER`] on the requests of this process's own OTLP
+    /// exporter: such requests get no recorded span, so that exporting to this hub cannot
+    /// feed itself. Default `None`.
+    pub own_export_token: Option<String>,
 }
 
 impl ServerConfig {
@@ -43,6 +62,9 @@ impl ServerConfig {
             max_body: 8 << 20,
             header_read_timeout: Duration::from_secs(10),
             live_ring_batches: crate::hub::RING_BATCHES,
+            tracer_provider: None,
+            own_logs: None,
+            own_export_token: None,
         }
     }
 }

@@ -56,9 +56,6 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if self.status.is_client_error() {
-            tracing::debug!(status = %self.status, message = %self.message, "request refused");
-        }
         (self.status, Json(json!({ "error": self.message }))).into_response()
     }
 }

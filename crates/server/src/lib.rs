@@ -10,6 +10,8 @@
 //! - `traces`: `GET /v1/traces/{trace_id}`, one trace's spans and logs.
 //! - `metrics`: `GET /metrics`, and the operational events that move them.
 //! - `params`: the filter and time parameters streams and queries share.
+//! - `trace`: a server span per request and W3C trace context on every answer.
+//! - [`own_logs`]: the hub's own logs into its own store (`--self-telemetry`).
 //! - [`error`]: the one mapping from errors to HTTP answers.
 //! - [`server`]: binding, serving HTTP/1.1 and HTTP/2, and graceful shutdown.
 #![warn(missing_docs)]
@@ -20,12 +22,14 @@ mod health;
 pub mod hub;
 mod ingest;
 mod metrics;
+pub mod own_logs;
 mod params;
 mod query;
 pub mod server;
 mod state;
 mod stream;
+mod trace;
 mod traces;
 
-pub use config::ServerConfig;
+pub use config::{OWN_EXPORT_HEADER, ServerConfig};
 pub use server::{RunningServer, ServerError, start};

@@ -15,6 +15,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use opentelemetry::trace::TracerProvider;
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -25,7 +27,7 @@ use crate::config::ServerConfig;
 use crate::hub::Hub;
 use crate::metrics::{self, Metrics};
 use crate::state::AppState;
-use crate::{health, ingest, query, stream, traces};
+use crate::{health, ingest, own_logs, query, stream, trace, traces};
 
 /// How long connections get to finish after shutdown begins.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -75,13 +77,22 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         .local_addr()
         .map_err(|source| ServerError::Bind { addr, source })?;
 
+    if let Some(own_logs) = &config.own_logs {
+        own_logs::spawn_drain(own_logs, log.clone());
+    }
     let shutdown = CancellationToken::new();
+    let tracer = config
+        .tracer_provider
+        .clone()
+        .unwrap_or_else(|| SdkTracerProvider::builder().build())
+        .tracer(trace::SCOPE);
     let state = Arc::new(AppState {
         log,
         hub,
         config,
         metrics: Arc::new(Metrics::new()),
         shutdown: shutdown.clone(),
+        tracer,
     });
     let task = tokio::spawn(serve(listener, state));
     Ok(RunningServer {
@@ -131,6 +142,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             metrics::count_refusals,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), trace::layer))
         .with_state(state)
 }
 

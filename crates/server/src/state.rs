@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use opentelemetry_sdk::trace::SdkTracer;
 use tokio_util::sync::CancellationToken;
 use tracetail_store::EventLog;
 
@@ -21,4 +22,6 @@ pub(crate) struct AppState {
     pub(crate) metrics: Arc<Metrics>,
     /// Cancelled when the server begins to shut down; every stream holds a child token.
     pub(crate) shutdown: CancellationToken,
+    /// Starts the server's own spans: one per request, a stream's lasting as long as it does.
+    pub(crate) tracer: SdkTracer,
 }

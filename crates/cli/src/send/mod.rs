@@ -34,6 +34,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
+use tracetail_model::TraceParent;
 
 use self::input::Source;
 use self::pipeline::Delivery;
@@ -178,10 +179,11 @@ impl Settings {
         if args.service.as_deref() == Some("") {
             bail!("--service must not be empty");
         }
-        let traceparent = args.traceparent.filter(|text| !text.trim().is_empty());
-        if let Some(text) = &traceparent {
-            check_traceparent(text)?;
-        }
+        let traceparent = args
+            .traceparent
+            .filter(|text| !text.trim().is_empty())
+            .map(|text| check_traceparent(&text))
+            .transpose()?;
         Ok(Settings {
             source,
             endpoint: events_endpoint(&args.server)?,
@@ -210,27 +212,17 @@ fn events_endpoint(server: &str) -> anyhow::Result<reqwest::Url> {
     Ok(endpoint)
 }
 
-/// Refuses a `traceparent` the hub would ignore: `00-<32 hex>-<16 hex>-<2 hex>`, lower case,
-/// neither id all zeros.
-fn check_traceparent(text: &str) -> anyhow::Result<()> {
-    let parts: Vec<&str> = text.split('-').collect();
-    let lower_hex = |part: &str, length: usize| {
-        part.len() == length && part.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    };
-    let valid = parts.len() == 4
-        && parts[0] == "00"
-        && lower_hex(parts[1], 32)
-        && lower_hex(parts[2], 16)
-        && lower_hex(parts[3], 2)
-        && parts[1].bytes().any(|b| b != b'0')
-        && parts[2].bytes().any(|b| b != b'0');
-    if !valid {
-        bail!(
+/// Reads `TRACEPARENT` as W3C Trace Context does and gives the version-00 header to send:
+/// a higher version is passed on as `00` with the same ids; anything invalid is refused, since
+/// the hub would ignore it.
+fn check_traceparent(text: &str) -> anyhow::Result<String> {
+    match TraceParent::parse(text) {
+        Some(parent) => Ok(parent.to_string()),
+        None => bail!(
             "traceparent {text:?} is not W3C trace context \
              (00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, lower case)"
-        );
+        ),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -249,11 +241,14 @@ mod tests {
 
     #[test]
     fn only_a_traceparent_the_hub_would_read_is_taken() {
-        check_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-            .expect("valid");
+        let valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        assert_eq!(check_traceparent(valid).expect("valid"), valid);
+        let future = "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-more";
+        assert_eq!(check_traceparent(future).expect("valid"), valid);
         for text in [
             "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
-            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
             "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
         ] {

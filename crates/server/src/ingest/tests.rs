@@ -10,6 +10,7 @@ use axum::http::{HeaderName, HeaderValue};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use futures_util::future::BoxFuture;
+use opentelemetry::trace::TracerProvider;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use tracetail_model::TraceId;
@@ -116,6 +117,9 @@ fn state(log: &MemoryLog) -> AppState {
         config,
         metrics: Arc::new(Metrics::new()),
         shutdown: CancellationToken::new(),
+        tracer: opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .build()
+            .tracer("test"),
     }
 }
 
@@ -300,6 +304,9 @@ async fn bodies_past_axums_default_limit_are_accepted_over_http() {
         config: ServerConfig::with_data_dir("unused"),
         metrics: Arc::new(Metrics::new()),
         shutdown: CancellationToken::new(),
+        tracer: opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .build()
+            .tracer("test"),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -2,13 +2,16 @@
 //!
 //! A stream opens with `retry:` and `event: open`, says `event: gap` when the requested cursor
 //! cannot be served exactly, replays stored events after the resume point, then follows the
-//! hub live. [`start`] decides where a stream starts; [`subscriber`] produces its bytes.
+//! hub live. [`start`] decides where a stream starts; [`subscriber`] produces its bytes;
+//! [`span`] is the stream's span, open as long as the connection.
 
+mod span;
 mod start;
 mod subscriber;
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
@@ -19,6 +22,7 @@ use axum::routing::get;
 use crate::error::ApiError;
 use crate::params::QueryPairs;
 use crate::state::AppState;
+use crate::trace::RequestTrace;
 
 /// The stream route.
 pub(crate) fn routes() -> Router<Arc<AppState>> {
@@ -27,6 +31,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
 
 async fn open_stream(
     State(state): State<Arc<AppState>>,
+    Extension(trace): Extension<RequestTrace>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -37,8 +42,14 @@ async fn open_stream(
 
     // Subscribe before deciding the start, so that nothing committed in between is missed.
     let live = state.hub.subscribe();
+    let requested_text = requested
+        .as_ref()
+        .map(|text| text.chars().take(80).collect());
     let start = start::resolve(&state, requested, since, &filter).await?;
-    let body = subscriber::Subscriber::new(state.clone(), filter, start, live).into_body();
+    let effective = state.log.cursor(start.after);
+    let span = span::StreamSpan::new(trace.keep_open(), requested_text, effective);
+    let subscriber = subscriber::Subscriber::new(state.clone(), filter, start, live, span);
+    let body = subscriber.into_body();
 
     let mut response = Response::new(Body::from_stream(body));
     let response_headers = response.headers_mut();

@@ -22,6 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
+use opentelemetry::trace::{FutureExt, TraceContextExt};
 use serde_json::json;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::Instant;
@@ -30,6 +31,7 @@ use tracetail_model::span::span_json;
 use tracetail_model::{Filter, RecordKind, sse};
 use tracetail_store::{ReadRequest, Record, StoreError};
 
+use super::span::{CloseReason, StreamSpan};
 use super::start::{Gap, Start};
 use crate::hub::{LiveBatch, LiveEvent};
 use crate::metrics::StreamGuard;
@@ -53,10 +55,13 @@ pub(crate) struct Subscriber {
     live: broadcast::Receiver<LiveBatch>,
     /// Cancelled at server shutdown; ends the stream so the client reconnects elsewhere.
     cancel: CancellationToken,
-    /// Log events and spans in the chunk being built, added to the metrics once it is sent.
+    /// Log events and spans in the chunk being built, counted on the span and in the
+    /// metrics once it is sent.
     unsent_events: u64,
     /// Counts this stream as open in the metrics until the subscriber is dropped.
     _open: StreamGuard,
+    /// The stream's span, ended when the subscriber is dropped with the body.
+    span: StreamSpan,
 }
 
 /// What the stream loop does next.
@@ -64,7 +69,7 @@ enum Step {
     Send(Bytes),
     Nothing,
     CatchUp,
-    End,
+    End(CloseReason),
 }
 
 impl Subscriber {
@@ -74,6 +79,7 @@ impl Subscriber {
         filter: Filter,
         start: Start,
         live: broadcast::Receiver<LiveBatch>,
+        span: StreamSpan,
     ) -> Subscriber {
         let cancel = state.shutdown.child_token();
         let open = state.metrics.stream_opened();
@@ -86,12 +92,15 @@ impl Subscriber {
             opening_gap: start.gap,
             live,
             cancel,
+            span,
         }
     }
 
     /// The response body: opening frames, replay, then live events and heartbeats.
     pub(crate) fn into_body(mut self) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
-        async_stream::stream! {
+        // Logs written while the body is polled carry the stream span's ids.
+        let context = self.span.context().clone();
+        let body = async_stream::stream! {
             yield Ok(self.opening());
             let heartbeat = self.state.config.heartbeat;
             let idle = tokio::time::sleep(heartbeat);
@@ -105,7 +114,7 @@ impl Subscriber {
                 let step = if catching_up {
                     tokio::select! {
                         biased;
-                        () = &mut cancelled => Step::End,
+                        () = &mut cancelled => Step::End(CloseReason::Shutdown),
                         page = self.catch_up_page() => match page {
                             Ok(Some(chunk)) => Step::Send(chunk),
                             Ok(None) => {
@@ -114,14 +123,14 @@ impl Subscriber {
                             }
                             Err(error) => {
                                 tracing::warn!(%error, after = self.after, "replay failed; ending stream");
-                                Step::End
+                                Step::End(CloseReason::Error)
                             }
                         },
                     }
                 } else {
                     tokio::select! {
                         biased;
-                        () = &mut cancelled => Step::End,
+                        () = &mut cancelled => Step::End(CloseReason::Shutdown),
                         received = self.live.recv() => self.on_live(received),
                         () = &mut idle => Step::Send(heartbeat_frame()),
                     }
@@ -130,28 +139,34 @@ impl Subscriber {
                 match step {
                     Step::Send(chunk) => {
                         if !chunk.is_empty() {
+                            idle.as_mut().reset(Instant::now() + heartbeat);
                             let events = std::mem::take(&mut self.unsent_events);
                             self.state.metrics.sent(events, chunk.len());
-                            idle.as_mut().reset(Instant::now() + heartbeat);
+                            self.span.sent(chunk.len(), events);
                             yield Ok(chunk);
                         }
                     }
                     Step::Nothing => {}
                     Step::CatchUp => catching_up = true,
-                    Step::End => break,
+                    Step::End(reason) => {
+                        self.span.closing(reason);
+                        break;
+                    }
                 }
             }
-        }
+        };
+        body.with_context(context)
     }
 
     /// `retry:`, `event: open`, and the opening gap if any, as one chunk.
     fn opening(&mut self) -> Bytes {
         let config = &self.state.config;
         let latest = self.state.log.cursor(self.state.log.bounds().latest);
-        // TODO(#4): continue the request's W3C trace context and make the stream a real span.
+        let span = self.span.context().span();
+        let ids = span.span_context();
         let open = json!({
-            "trace_id": hex::encode(rand::random::<[u8; 16]>()),
-            "span_id": hex::encode(rand::random::<[u8; 8]>()),
+            "trace_id": ids.trace_id().to_string(),
+            "span_id": ids.span_id().to_string(),
             "cursor": latest,
             "heartbeat_ms": millis(config.heartbeat),
             "retry_ms": millis(config.retry),
@@ -162,9 +177,12 @@ impl Subscriber {
         if let Some(gap) = self.opening_gap.take() {
             let metrics = &self.state.metrics;
             metrics.gap_sent(gap.reason, &gap.requested, &gap.resumed_from);
+            self.span.gap();
             chunk.extend_from_slice(&gap_frame(&gap));
         }
-        chunk.freeze()
+        let bytes = chunk.freeze();
+        self.span.sent(bytes.len(), 0);
+        bytes
     }
 
     /// Handles one message from the hub's ring.
@@ -175,7 +193,7 @@ impl Subscriber {
                 self.state.metrics.subscriber_lagged(self.after, batches);
                 return Step::CatchUp;
             }
-            Err(RecvError::Closed) => return Step::End,
+            Err(RecvError::Closed) => return Step::End(CloseReason::Shutdown),
         };
         let first = batch.first().map_or(0, |event| event.seq);
         if first > self.after + 1 {
@@ -237,6 +255,7 @@ impl Subscriber {
                 }
                 RecordKind::Log => continue,
             }
+            self.span.replayed(1);
             self.unsent_events += 1;
         }
         self.after = scanned_to.max(self.after);
@@ -294,6 +313,7 @@ impl Subscriber {
         };
         let metrics = &self.state.metrics;
         metrics.gap_sent(gap.reason, &gap.requested, &gap.resumed_from);
+        self.span.gap();
         self.after = resume_after;
         gap_frame(&gap)
     }
