@@ -18,13 +18,14 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracetail_store::StoreError;
 use tracetail_store::embedded::{EmbeddedLog, EmbeddedOptions};
+use tracetail_store::{EventLog, StoreError};
 
 use crate::config::ServerConfig;
 use crate::hub::Hub;
+use crate::services::ServiceDirectory;
 use crate::state::AppState;
-use crate::{health, ingest, query, stream};
+use crate::{health, ingest, query, services, stream, ui};
 
 /// How long connections get to finish after shutdown begins.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -59,12 +60,23 @@ pub struct RunningServer {
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let hub = Hub::new();
     let publisher = hub.clone();
+    let services = Arc::new(ServiceDirectory::default());
+    let counter = services.clone();
     let options = EmbeddedOptions {
         dir: config.data_dir.clone(),
         retention_age: config.retention_age,
         retention_size: config.retention_size,
     };
-    let log = EmbeddedLog::open(options, Arc::new(move |batch| publisher.publish(batch)))?;
+    let log = EmbeddedLog::open(
+        options,
+        Arc::new(move |batch| {
+            publisher.publish(batch);
+            counter.record(batch);
+        }),
+    )?;
+    // Nothing is appended before the listener is bound, so the listener counts every record
+    // after `latest` and the rebuild every record up to it.
+    rebuild_services(&services, &log, log.bounds().latest);
 
     let addr = config.listen;
     let listener = TcpListener::bind(addr)
@@ -78,6 +90,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let state = Arc::new(AppState {
         log,
         hub,
+        services,
         config,
         shutdown: shutdown.clone(),
     });
@@ -122,8 +135,24 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .merge(stream::routes())
         .merge(query::routes())
         .merge(health::routes())
+        .merge(services::routes())
+        .merge(ui::routes())
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
+}
+
+/// Counts the records stored before start into `services`, in the background.
+fn rebuild_services(services: &Arc<ServiceDirectory>, log: &Arc<EmbeddedLog>, through: u64) {
+    let services = services.clone();
+    let log: Arc<dyn EventLog> = log.clone();
+    tokio::spawn(async move {
+        match services.rebuild(log.as_ref(), through).await {
+            Ok(()) => tracing::debug!(through, "service counts rebuilt"),
+            // Closed: the server stopped before the rebuild finished.
+            Err(StoreError::Closed) => {}
+            Err(error) => tracing::warn!(%error, "rebuilding service counts failed"),
+        }
+    });
 }
 
 // TODO(#6): an idle stream costs ~24 KiB, 16 KiB of it hyper's per-connection read and header

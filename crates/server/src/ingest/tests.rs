@@ -281,6 +281,7 @@ async fn bodies_past_axums_default_limit_are_accepted_over_http() {
     let state = Arc::new(AppState {
         log: log.clone(),
         hub: Hub::new(),
+        services: Default::default(),
         config: ServerConfig::with_data_dir("unused"),
         shutdown: CancellationToken::new(),
     });
