@@ -2,6 +2,8 @@
 // while it was away exactly once, in order, then keeps following live.
 
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Hub, randomHex } from './lib/hub.mjs';
 import { launch, openPage, screenshot } from './lib/browser.mjs';
@@ -66,5 +68,49 @@ test('after a kill -9 and restart the page shows the events sent meanwhile exact
   const stored = await (await fetch(`${hub.base}/v1/logs?q=${run}-before-4`)).json();
   assert.equal(resumedFrom, stored.events[0].id, 'resumed after the last event shown');
   assert.equal(await page.locator('.banner-gap').count(), 0, 'no gap: nothing was missed');
+  assert.deepEqual(page.problems, []);
+});
+
+test('a hub whose data was wiped answers the resume with a gap, and the page shows a banner', async () => {
+  const run = randomHex(4);
+  const page = await openPage(browser, { allowed: /ERR_CONNECTION_REFUSED|ERR_INCOMPLETE_CHUNKED_ENCODING|Failed to load resource|network error/ });
+  await page.goto(`${hub.base}/?q=${run}`);
+  await page.locator('#connection[data-state="connected"]').waitFor();
+  await hub.sendEvents([{ service: 'checkout', message: `${run}-old` }]);
+  await page.locator('#rows .row', { hasText: `${run}-old` }).waitFor();
+
+  await hub.kill();
+  rmSync(join(hub.dir, 'data'), { recursive: true, force: true });
+  await hub.restart();
+  await hub.sendEvents([{ service: 'checkout', message: `${run}-new` }]);
+
+  const banner = page.locator('.banner-gap');
+  await banner.waitFor({ timeout: 15000 });
+  assert.match(await banner.textContent(), /Events were missed: .* because the cursor belongs to another store/);
+  await page.locator('#rows .row', { hasText: `${run}-new` }).waitFor();
+  await screenshot(page, 'gap-banner');
+  assert.deepEqual(page.problems, []);
+});
+
+test('a hub that stops answering trips the idle watchdog; the page warns, then reconnects', async () => {
+  const run = randomHex(4);
+  const page = await openPage(browser, { allowed: /Failed to load resource|network error/ });
+  await page.goto(`${hub.base}/?q=${run}`);
+  await page.locator('#connection[data-state="connected"]').waitFor();
+
+  // Frozen, not dead: the connection stays open but no byte (not even a heartbeat) comes.
+  hub.process.kill('SIGSTOP');
+  try {
+    const warning = page.locator('.banner-idle');
+    await warning.waitFor({ timeout: 15000 });
+    assert.match(await warning.textContent(), /No event or heartbeat arrived for three heartbeat intervals/);
+    assert.match(await page.textContent('#connection'), /^reconnecting in \d+ s .*idle\)$/);
+  } finally {
+    hub.process.kill('SIGCONT');
+  }
+  await page.locator('#connection[data-state="connected"]').waitFor({ timeout: 15000 });
+  assert.equal(await page.locator('.banner-idle').count(), 0, 'the warning goes once connected again');
+  await hub.sendEvents([{ service: 'checkout', message: `${run}-after` }]);
+  await page.locator('#rows .row', { hasText: `${run}-after` }).waitFor();
   assert.deepEqual(page.problems, []);
 });

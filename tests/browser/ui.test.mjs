@@ -21,6 +21,40 @@ after(async () => {
   await hub?.stop();
 });
 
+/** Text in the rows and bars with less than 4.5:1 contrast (WCAG AA) to the page. */
+async function lowContrast(page) {
+  return page.evaluate(() => {
+    const channels = (color) => color.match(/[\d.]+/g).slice(0, 3).map(Number);
+    const luminance = (color) => {
+      const [r, g, b] = channels(color).map((value) => {
+        const c = value / 255;
+        return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const background = luminance(getComputedStyle(document.body).backgroundColor);
+    const low = new Set();
+    const selector = '#rows .row:not([hidden]) > *, .toolbar, .columns, #connection, .bar label';
+    for (const node of document.querySelectorAll(selector)) {
+      const text = luminance(getComputedStyle(node).color);
+      const ratio = (Math.max(text, background) + 0.05) / (Math.min(text, background) + 0.05);
+      if (ratio < 4.5) low.add(`${node.className || node.tagName}: ${getComputedStyle(node).color} (${ratio.toFixed(2)})`);
+    }
+    // Every service colour, not only those on screen.
+    const probe = document.createElement('button');
+    probe.className = 'service';
+    document.querySelector('#rows').append(probe);
+    for (let hue = 0; hue < 360; hue++) {
+      probe.style.setProperty('--hue', hue);
+      const text = luminance(getComputedStyle(probe).color);
+      const ratio = (Math.max(text, background) + 0.05) / (Math.min(text, background) + 0.05);
+      if (ratio < 4.5) low.add(`service hue ${hue} (${ratio.toFixed(2)})`);
+    }
+    probe.remove();
+    return [...low];
+  });
+}
+
 /** Messages of the rows the tail shows, top to bottom. */
 async function rowMessages(page) {
   return page.$$eval('#rows .row:not([hidden])', (rows) => rows
@@ -288,6 +322,8 @@ test('screenshots of the live tail and a trace from `tracetail demo`, light and 
       await page.waitForFunction(() => document.querySelectorAll('#rows .row:not([hidden])').length > 30);
       const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
       assert.equal(background, scheme === 'dark' ? 'rgb(15, 19, 24)' : 'rgb(255, 255, 255)');
+      const low = await lowContrast(page);
+      assert.deepEqual(low, [], `text under 4.5:1 contrast in the ${scheme} theme`);
       await screenshot(page, `tail-${scheme}`);
       if (scheme === 'light') {
         await page.selectOption('#level', 'ERROR');
