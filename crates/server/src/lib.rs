@@ -9,6 +9,8 @@
 //! - `query`: `GET /v1/logs`, stored events by filter, paged.
 //! - `traces`: `GET /v1/traces/{trace_id}`, one trace's spans and logs.
 //! - `metrics`: `GET /metrics`, and the operational events that move them.
+//! - `services`: `GET /v1/services`, per-service counts kept as records commit.
+//! - `ui`: the web UI and the browser client library, embedded in the binary.
 //! - `params`: the filter and time parameters streams and queries share.
 //! - `trace`: a server span per request and W3C trace context on every answer.
 //! - [`own_logs`]: the hub's own logs into its own store (`--self-telemetry`).
@@ -26,10 +28,12 @@ pub mod own_logs;
 mod params;
 mod query;
 pub mod server;
+mod services;
 mod state;
 mod stream;
 mod trace;
 mod traces;
+mod ui;
 
 pub use config::{OWN_EXPORT_HEADER, ServerConfig};
 pub use server::{RunningServer, ServerError, start};

@@ -20,14 +20,15 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracetail_store::StoreError;
 use tracetail_store::embedded::{EmbeddedLog, EmbeddedOptions};
+use tracetail_store::{EventLog, StoreError};
 
 use crate::config::ServerConfig;
 use crate::hub::Hub;
 use crate::metrics::{self, Metrics};
+use crate::services::ServiceDirectory;
 use crate::state::AppState;
-use crate::{health, ingest, own_logs, query, stream, trace, traces};
+use crate::{health, ingest, own_logs, query, services, stream, trace, traces, ui};
 
 /// How long connections get to finish after shutdown begins.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -62,12 +63,23 @@ pub struct RunningServer {
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let hub = Hub::new(config.live_ring_batches);
     let publisher = hub.clone();
+    let services = Arc::new(ServiceDirectory::default());
+    let counter = services.clone();
     let options = EmbeddedOptions {
         dir: config.data_dir.clone(),
         retention_age: config.retention_age,
         retention_size: config.retention_size,
     };
-    let log = EmbeddedLog::open(options, Arc::new(move |batch| publisher.publish(batch)))?;
+    let log = EmbeddedLog::open(
+        options,
+        Arc::new(move |batch| {
+            publisher.publish(batch);
+            counter.record(batch);
+        }),
+    )?;
+    // Nothing is appended before the listener is bound, so the listener counts every record
+    // after `latest` and the rebuild every record up to it.
+    rebuild_services(&services, &log, log.bounds().latest);
 
     let addr = config.listen;
     let listener = TcpListener::bind(addr)
@@ -89,6 +101,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let state = Arc::new(AppState {
         log,
         hub,
+        services,
         config,
         metrics: Arc::new(Metrics::new()),
         shutdown: shutdown.clone(),
@@ -137,6 +150,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .merge(traces::routes())
         .merge(health::routes())
         .merge(metrics::routes())
+        .merge(services::routes())
+        .merge(ui::routes())
         .layer(DefaultBodyLimit::disable())
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -144,6 +159,20 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         ))
         .layer(middleware::from_fn_with_state(state.clone(), trace::layer))
         .with_state(state)
+}
+
+/// Counts the records stored before start into `services`, in the background.
+fn rebuild_services(services: &Arc<ServiceDirectory>, log: &Arc<EmbeddedLog>, through: u64) {
+    let services = services.clone();
+    let log: Arc<dyn EventLog> = log.clone();
+    tokio::spawn(async move {
+        match services.rebuild(log.as_ref(), through).await {
+            Ok(()) => tracing::debug!(through, "service counts rebuilt"),
+            // Closed: the server stopped before the rebuild finished.
+            Err(StoreError::Closed) => {}
+            Err(error) => tracing::warn!(%error, "rebuilding service counts failed"),
+        }
+    });
 }
 
 // TODO(#6): an idle stream costs ~24 KiB, 16 KiB of it hyper's per-connection read and header

@@ -9,6 +9,7 @@ use tracetail_store::EventLog;
 use crate::config::ServerConfig;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
+use crate::services::ServiceDirectory;
 
 /// Shared by all handlers as `State<Arc<AppState>>`; lives as long as the server.
 pub(crate) struct AppState {
@@ -16,6 +17,8 @@ pub(crate) struct AppState {
     pub(crate) log: Arc<dyn EventLog>,
     /// Live fan-out of committed records to subscribers.
     pub(crate) hub: Hub,
+    /// Per-service counts for `GET /v1/services`, fed by the store's commit listener.
+    pub(crate) services: Arc<ServiceDirectory>,
     /// The validated configuration.
     pub(crate) config: ServerConfig,
     /// The hub's own metrics, served at `/metrics`.

@@ -114,6 +114,7 @@ fn state(log: &MemoryLog) -> AppState {
     AppState {
         log: Arc::new(log.clone()),
         hub: Hub::default(),
+        services: Default::default(),
         config,
         metrics: Arc::new(Metrics::new()),
         shutdown: CancellationToken::new(),
@@ -301,6 +302,7 @@ async fn bodies_past_axums_default_limit_are_accepted_over_http() {
     let state = Arc::new(AppState {
         log: log.clone(),
         hub: Hub::default(),
+        services: Default::default(),
         config: ServerConfig::with_data_dir("unused"),
         metrics: Arc::new(Metrics::new()),
         shutdown: CancellationToken::new(),
