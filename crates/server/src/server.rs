@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, StatusCode, Uri};
 use axum::{Router, middleware};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
@@ -24,6 +25,7 @@ use tracetail_store::embedded::{EmbeddedLog, EmbeddedOptions};
 use tracetail_store::{EventLog, StoreError};
 
 use crate::config::ServerConfig;
+use crate::error::ApiError;
 use crate::hub::Hub;
 use crate::metrics::{self, Metrics};
 use crate::services::ServiceDirectory;
@@ -152,6 +154,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .merge(metrics::routes())
         .merge(services::routes())
         .merge(ui::routes())
+        .fallback(no_such_route)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::disable())
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -159,6 +163,22 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         ))
         .layer(middleware::from_fn_with_state(state.clone(), trace::layer))
         .with_state(state)
+}
+
+/// 404 for a path no route serves, naming it.
+async fn no_such_route(uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("no such route: {}", uri.path()),
+    )
+}
+
+/// 405 for a route asked with a method it does not take; the `Allow` header lists those it does.
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{} does not take {method}", uri.path()),
+    )
 }
 
 /// Counts the records stored before start into `services`, in the background.

@@ -357,3 +357,31 @@ async fn history_pages_with_next_cursor_in_both_orders() {
         assert_eq!(response.status(), 400, "{bad}");
     }
 }
+
+#[tokio::test]
+async fn unknown_routes_and_wrong_methods_answer_with_a_json_error() {
+    let server = TestServer::start().await;
+
+    let response = client()
+        .get(server.url("/v1/nope"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.status(), 404);
+    let answer: Value = response.json().await.expect("JSON body");
+    assert_eq!(answer["error"], "no such route: /v1/nope");
+
+    let response = client()
+        .delete(server.url("/v1/logs"))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(response.status(), 405);
+    let allow = response.headers()["allow"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(allow.contains("POST") && allow.contains("GET"), "{allow}");
+    let answer: Value = response.json().await.expect("JSON body");
+    assert_eq!(answer["error"], "/v1/logs does not take DELETE");
+}
