@@ -52,6 +52,7 @@ mod otlp;
 mod otlp_ids;
 mod otlp_json;
 mod otlp_json_value;
+mod otlp_refusal;
 mod otlp_traces;
 mod otlp_traces_json;
 mod traceparent;
@@ -71,7 +72,9 @@ async fn post_otlp_logs(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    in_ingest_span(ingest_otlp(&state, headers, body)).await
+    let encoding = OtlpEncoding::from_headers(&headers).ok();
+    let refuse = move |error| otlp_refusal::refusal(encoding, error);
+    in_ingest_span(ingest_otlp(&state, headers, body), refuse).await
 }
 
 async fn post_otlp_traces(
@@ -79,7 +82,9 @@ async fn post_otlp_traces(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    in_ingest_span(ingest_traces(&state, headers, body)).await
+    let encoding = OtlpEncoding::from_headers(&headers).ok();
+    let refuse = move |error| otlp_refusal::refusal(encoding, error);
+    in_ingest_span(ingest_traces(&state, headers, body), refuse).await
 }
 
 async fn post_events(
@@ -87,15 +92,22 @@ async fn post_events(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    in_ingest_span(ingest_events(&state, headers, body)).await
+    in_ingest_span(
+        ingest_events(&state, headers, body),
+        IntoResponse::into_response,
+    )
+    .await
 }
 
 /// Runs one ingest request in its `ingest` span and turns a refusal into its answer.
-async fn in_ingest_span(ingest: impl Future<Output = Result<Response, ApiError>>) -> Response {
+async fn in_ingest_span(
+    ingest: impl Future<Output = Result<Response, ApiError>>,
+    refuse: impl FnOnce(ApiError) -> Response,
+) -> Response {
     ingest
         .instrument(ingest_span())
         .await
-        .unwrap_or_else(IntoResponse::into_response)
+        .unwrap_or_else(refuse)
 }
 
 fn ingest_span() -> Span {

@@ -202,3 +202,31 @@ impl SseReader {
         logs
     }
 }
+
+/// `google.rpc.Status`, as OTLP/HTTP refusals carry it.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RpcStatus {
+    /// A `google.rpc.Code`.
+    #[prost(int32, tag = "1")]
+    pub code: i32,
+    /// What went wrong.
+    #[prost(string, tag = "2")]
+    pub message: String,
+}
+
+/// The message of a refusal: the `error` of a JSON answer, or the `message` of the protobuf
+/// `Status` an OTLP route answers a protobuf request with (whose code must then be set).
+pub async fn refusal_message(response: reqwest::Response) -> String {
+    let protobuf = response.headers().get("content-type")
+        == Some(&reqwest::header::HeaderValue::from_static(
+            "application/x-protobuf",
+        ));
+    let bytes = response.bytes().await.expect("refusal body");
+    if protobuf {
+        let status = <RpcStatus as prost::Message>::decode(&bytes[..]).expect("a Status");
+        assert_ne!(status.code, 0, "a refusal is not OK");
+        return status.message;
+    }
+    let answer: Value = serde_json::from_slice(&bytes).expect("JSON refusal");
+    answer["error"].as_str().expect("error text").to_owned()
+}
