@@ -1,4 +1,4 @@
-//! Query parameters shared by `GET /v1/stream` and `GET /v1/logs`.
+//! Query parameters shared by `GET /v1/stream`, `GET /v1/logs` and `GET /v1/traces/{id}`.
 //!
 //! Parameters are read from the raw query so that `service` may repeat
 //! (`?service=a&service=b`) as well as list (`?service=a,b`). Every bad value is a 400 that
@@ -7,9 +7,11 @@
 use std::time::Duration;
 
 use tracetail_model::event::now_nanos;
-use tracetail_model::{Filter, Level, TraceId};
+use tracetail_model::{Filter, Level, TraceId, check_cursor};
+use tracetail_store::Located;
 
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// The raw query as ordered pairs.
 pub(crate) struct QueryPairs(Vec<(String, String)>);
@@ -61,11 +63,36 @@ impl QueryPairs {
         Ok(filter.with_text(self.get("q")))
     }
 
+    /// `limit`: a whole number from 1 to `max`; `default` when absent.
+    pub(crate) fn limit(&self, default: usize, max: usize) -> Result<usize, ApiError> {
+        let Some(text) = self.get("limit") else {
+            return Ok(default);
+        };
+        match text.parse::<usize>() {
+            Ok(limit) if (1..=max).contains(&limit) => Ok(limit),
+            _ => Err(ApiError::bad_request(format!(
+                "invalid limit parameter {text:?}: expected a whole number from 1 to {max}"
+            ))),
+        }
+    }
+
     /// A time parameter (`since`, `until`) in nanoseconds since the Unix epoch.
     pub(crate) fn time(&self, name: &str) -> Result<Option<u64>, ApiError> {
         self.get(name)
             .map(|text| parse_time(name, text))
             .transpose()
+    }
+}
+
+/// The sequence number of an `after` cursor; a cursor this store cannot place is a 400.
+pub(crate) fn after_cursor(state: &AppState, cursor: &str) -> Result<u64, ApiError> {
+    check_cursor(cursor).map_err(|error| ApiError::bad_request(format!("after: {error}")))?;
+    match state.log.locate(cursor) {
+        Located::Seq(seq) => Ok(seq),
+        Located::Foreign => Err(ApiError::bad_request(format!(
+            "after: unknown cursor {cursor:?}: it is not from this store (was the data \
+             directory replaced?)"
+        ))),
     }
 }
 

@@ -13,11 +13,10 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tracetail_model::check_cursor;
-use tracetail_store::{Located, Order, ReadPage, ReadRequest};
+use tracetail_store::{Order, ReadPage, ReadRequest};
 
 use crate::error::ApiError;
-use crate::params::QueryPairs;
+use crate::params::{QueryPairs, after_cursor};
 use crate::state::AppState;
 
 /// Events per page unless `limit` says otherwise.
@@ -38,10 +37,10 @@ async fn list_logs(
 ) -> Result<Response, ApiError> {
     let pairs = QueryPairs::parse(raw.as_deref());
     let order = parse_order(pairs.get("order"))?;
-    let limit = parse_limit(pairs.get("limit"))?;
+    let limit = pairs.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
     let after = pairs
         .get("after")
-        .map(|cursor| locate(&state, cursor))
+        .map(|cursor| after_cursor(&state, cursor))
         .transpose()?;
     let since = pairs.time("since")?;
 
@@ -107,30 +106,6 @@ fn parse_order(text: Option<&str>) -> Result<Order, ApiError> {
         Some("asc") => Ok(Order::Asc),
         Some(other) => Err(ApiError::bad_request(format!(
             "invalid order parameter {other:?}: expected asc or desc"
-        ))),
-    }
-}
-
-fn parse_limit(text: Option<&str>) -> Result<usize, ApiError> {
-    let Some(text) = text else {
-        return Ok(DEFAULT_LIMIT);
-    };
-    match text.parse::<usize>() {
-        Ok(limit @ 1..=MAX_LIMIT) => Ok(limit),
-        _ => Err(ApiError::bad_request(format!(
-            "invalid limit parameter {text:?}: expected a whole number from 1 to {MAX_LIMIT}"
-        ))),
-    }
-}
-
-/// The sequence number of an `after` cursor; a cursor this store cannot place is a 400.
-fn locate(state: &AppState, cursor: &str) -> Result<u64, ApiError> {
-    check_cursor(cursor).map_err(|error| ApiError::bad_request(format!("after: {error}")))?;
-    match state.log.locate(cursor) {
-        Located::Seq(seq) => Ok(seq),
-        Located::Foreign => Err(ApiError::bad_request(format!(
-            "after: unknown cursor {cursor:?}: it is not from this store (was the data \
-             directory replaced?)"
         ))),
     }
 }

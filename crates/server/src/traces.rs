@@ -5,11 +5,16 @@
 //! hub received them. Both are written out as stored, never re-serialized. An id that is not
 //! 32 hex digits is a 400 (upper case is read as lower case); a trace with nothing stored, or
 //! nothing retained, is a 404.
+//!
+//! One answer holds at most `limit` records (spans and logs together; default and most
+//! 10,000), so a trace of millions of records never sits in memory whole. `next` is a cursor
+//! when more records of the trace follow, to pass as `after` for the next page, and `null`
+//! otherwise; spans are sorted by start time within their page.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -19,7 +24,11 @@ use tracetail_model::span::span_json;
 use tracetail_model::{RecordKind, TraceId};
 
 use crate::error::ApiError;
+use crate::params::{QueryPairs, after_cursor};
 use crate::state::AppState;
+
+/// Records per answer, spans and logs together, unless `limit` says fewer.
+const MAX_LIMIT: usize = 10_000;
 
 /// The trace route.
 pub(crate) fn routes() -> Router<Arc<AppState>> {
@@ -29,12 +38,22 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
 async fn get_trace(
     State(state): State<Arc<AppState>>,
     Path(trace_id): Path<String>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let trace = parse_trace_id(&trace_id)?;
-    // TODO(#4): cap or page the answer; a trace of millions of records is read into memory
-    // whole. Needed once one trace can outgrow a few MiB (batch jobs tracing every item).
-    let records = state.log.trace(trace, 0).await?;
-    if records.is_empty() {
+    let pairs = QueryPairs::parse(raw.as_deref());
+    let limit = pairs.limit(MAX_LIMIT, MAX_LIMIT)?;
+    let after = pairs
+        .get("after")
+        .map(|cursor| after_cursor(&state, cursor))
+        .transpose()?;
+    let page = state.log.trace(trace, after.unwrap_or(0), limit).await?;
+    let next = page
+        .scanned_to
+        .filter(|_| !page.exhausted)
+        .map(|seq| state.log.cursor(seq));
+    let records = page.records;
+    if records.is_empty() && next.is_none() && after.is_none() {
         let message = format!("no spans or logs of trace {} are stored", trace.to_hex());
         return Err(ApiError::new(StatusCode::NOT_FOUND, message));
     }
@@ -55,7 +74,8 @@ async fn get_trace(
     // Stable: spans that start together keep the order they arrived in.
     spans.sort_by(|a, b| a.0.cmp(&b.0));
 
-    let body = answer_json(&trace, spans.iter().map(|(_, json)| json), logs.iter());
+    let spans = spans.iter().map(|(_, json)| json);
+    let body = answer_json(&trace, spans, logs.iter(), next.as_deref());
     let mut response = body.into_response();
     let json = HeaderValue::from_static("application/json");
     response.headers_mut().insert(header::CONTENT_TYPE, json);
@@ -85,11 +105,12 @@ fn start_of(json: &[u8]) -> String {
         .unwrap_or_default()
 }
 
-/// `{"trace_id": ..., "spans": [...], "logs": [...]}` from JSON already written.
+/// `{"trace_id": ..., "spans": [...], "logs": [...], "next": ...}` from JSON already written.
 fn answer_json<'a>(
     trace: &TraceId,
     spans: impl Iterator<Item = &'a Bytes>,
     logs: impl Iterator<Item = &'a Bytes>,
+    next: Option<&str>,
 ) -> Vec<u8> {
     let mut body = Vec::new();
     body.extend_from_slice(b"{\"trace_id\":\"");
@@ -98,6 +119,12 @@ fn answer_json<'a>(
     push_array(&mut body, spans);
     body.extend_from_slice(b",\"logs\":");
     push_array(&mut body, logs);
+    body.extend_from_slice(b",\"next\":");
+    match next {
+        // A cursor is letters, digits and `.`, `_`, `:`, `-`: nothing to escape.
+        Some(cursor) => body.extend_from_slice(format!("\"{cursor}\"").as_bytes()),
+        None => body.extend_from_slice(b"null"),
+    }
     body.push(b'}');
     body
 }
@@ -139,12 +166,12 @@ mod tests {
             Bytes::from_static(br#"{"id":"a"}"#),
             Bytes::from_static(b"{}"),
         ];
-        let body = answer_json(&TraceId([0xab; 16]), spans.iter(), logs.iter());
+        let body = answer_json(&TraceId([0xab; 16]), spans.iter(), logs.iter(), Some("c-7"));
         let value: serde_json::Value = serde_json::from_slice(&body).expect("valid JSON");
         assert_eq!(
             value,
             serde_json::json!({"trace_id": "ab".repeat(16), "spans": [{"span_id": "1"}],
-                               "logs": [{"id": "a"}, {}]})
+                               "logs": [{"id": "a"}, {}], "next": "c-7"})
         );
     }
 }

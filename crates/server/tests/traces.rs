@@ -352,3 +352,78 @@ async fn stored_spans_survive_a_restart() {
     assert_eq!(status, 200);
     assert_eq!(names(&trace), ["durable"]);
 }
+
+#[tokio::test]
+async fn a_large_trace_is_answered_in_pages_and_replayed_whole_on_a_stream() {
+    let server = TestServer::start().await;
+    // 600 spans and 300 logs of one trace, interleaved: more than one page of either reader.
+    for round in 0..3u64 {
+        let spans = (0..200)
+            .map(|n| {
+                let mut span = span(1, None, &format!("span {round}-{n}"), round * 200 + n);
+                span.span_id = (round * 200 + n + 1).to_be_bytes().to_vec();
+                span
+            })
+            .collect();
+        post_traces(&server, &[PROTOBUF], request(spans)).await;
+        let logs: Vec<Value> = (0..100)
+            .map(|n| json!({"message": format!("log {round}-{n}"), "trace_id": TRACE}))
+            .collect();
+        server.send(&Value::Array(logs)).await;
+    }
+
+    let mut spans = Vec::new();
+    let mut logs = Vec::new();
+    let mut pages = 0;
+    let mut query = "?limit=250".to_string();
+    loop {
+        let (status, page) = get_trace(&server, &format!("{TRACE}{query}")).await;
+        assert_eq!(status, 200, "{page}");
+        pages += 1;
+        let records = page["spans"].as_array().expect("spans").len()
+            + page["logs"].as_array().expect("logs").len();
+        assert!(records <= 250, "page {pages} holds {records} records");
+        spans.extend(names(&page).into_iter().map(str::to_string));
+        for log in page["logs"].as_array().expect("logs") {
+            logs.push(log["message"].as_str().expect("message").to_string());
+        }
+        match page["next"].as_str() {
+            Some(next) => query = format!("?limit=250&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 4);
+    let expected_spans: Vec<String> = (0..3)
+        .flat_map(|round| (0..200).map(move |n| format!("span {round}-{n}")))
+        .collect();
+    let expected_logs: Vec<String> = (0..3)
+        .flat_map(|round| (0..100).map(move |n| format!("log {round}-{n}")))
+        .collect();
+    assert_eq!(spans, expected_spans, "every span once, in order");
+    assert_eq!(logs, expected_logs, "every log once, in order");
+
+    let (status, error) = get_trace(&server, &format!("{TRACE}?limit=10001")).await;
+    assert_eq!(status, 400);
+    assert!(error["error"].as_str().expect("error").contains("limit"));
+
+    // A stream of the trace replays all 900 records, then goes live.
+    let mut stream = server.stream(&format!("?trace_id={TRACE}"), None).await;
+    server
+        .send(&json!({"message": "marker", "trace_id": TRACE}))
+        .await;
+    let (mut replayed_spans, mut replayed_logs) = (Vec::new(), Vec::new());
+    loop {
+        let event = tokio::time::timeout(WAIT, stream.next_event())
+            .await
+            .expect("the replay goes on")
+            .expect("stream open");
+        match event.event.as_str() {
+            "span" => replayed_spans.push(event.json()["name"].as_str().expect("name").to_string()),
+            "log" if event.message() == "marker" => break,
+            "log" => replayed_logs.push(event.message()),
+            _ => {}
+        }
+    }
+    assert_eq!(replayed_spans, expected_spans);
+    assert_eq!(replayed_logs, expected_logs);
+}

@@ -162,13 +162,15 @@ pub trait EventLog: Send + Sync + 'static {
     /// towards `scan_limit`) but never returned.
     fn read(&self, request: ReadRequest) -> BoxFuture<'_, Result<ReadPage, StoreError>>;
 
-    /// Every retained record of one trace with a sequence number above `after`, in order:
-    /// log events and spans.
+    /// Retained records of one trace with a sequence number above `after`, in order: log
+    /// events and spans, from at most `limit` entries of the trace index. The page's
+    /// `scanned_to` is where the next page starts; `exhausted` says there is no next page yet.
     fn trace(
         &self,
         trace_id: TraceId,
         after: u64,
-    ) -> BoxFuture<'_, Result<Vec<Record>, StoreError>>;
+        limit: usize,
+    ) -> BoxFuture<'_, Result<ReadPage, StoreError>>;
 
     /// The first sequence number received at or after `nanos`; `None` if there is none yet.
     fn first_received_since(&self, nanos: u64) -> BoxFuture<'_, Result<Option<u64>, StoreError>>;

@@ -14,9 +14,7 @@ use opentelemetry::trace::TracerProvider;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use tracetail_model::TraceId;
-use tracetail_store::{
-    Bounds, EventLog, Located, ReadPage, ReadRequest, Record, StoreError, StoreStats,
-};
+use tracetail_store::{Bounds, EventLog, Located, ReadPage, ReadRequest, StoreError, StoreStats};
 
 use super::*;
 use crate::config::ServerConfig;
@@ -73,7 +71,7 @@ impl EventLog for MemoryLog {
         unimplemented!("ingest only appends")
     }
 
-    fn trace(&self, _: TraceId, _: u64) -> BoxFuture<'_, Result<Vec<Record>, StoreError>> {
+    fn trace(&self, _: TraceId, _: u64, _: usize) -> BoxFuture<'_, Result<ReadPage, StoreError>> {
         unimplemented!("ingest only appends")
     }
 

@@ -241,9 +241,18 @@ impl Subscriber {
         let through = bounds.latest;
         let (records, scanned_to) = match self.filter.trace_id {
             Some(trace_id) => {
-                let mut records = self.state.log.trace(trace_id, self.after).await?;
+                let page = self
+                    .state
+                    .log
+                    .trace(trace_id, self.after, PAGE_RECORDS)
+                    .await?;
+                let mut records = page.records;
                 records.retain(|record| record.seq <= through);
-                (records, through)
+                let scanned_to = match page.scanned_to {
+                    Some(scanned_to) if !page.exhausted => scanned_to.min(through),
+                    _ => through,
+                };
+                (records, scanned_to)
             }
             None => self.read_page(through).await?,
         };

@@ -65,8 +65,7 @@ use self::retention::{BoundsTracker, Retention};
 use self::trace_index::TraceIndex;
 use self::writer::AppendRequest;
 use crate::{
-    Bounds, CommitListener, EventLog, Located, ReadPage, ReadRequest, Record, StoreError,
-    StoreStats,
+    Bounds, CommitListener, EventLog, Located, ReadPage, ReadRequest, StoreError, StoreStats,
 };
 
 /// Appends waiting for the writer beyond this many make `append` wait for room.
@@ -306,8 +305,9 @@ impl EventLog for EmbeddedLog {
         &self,
         trace_id: TraceId,
         after: u64,
-    ) -> BoxFuture<'_, Result<Vec<Record>, StoreError>> {
-        Box::pin(self.blocking(move |shared| read::trace(shared, &trace_id, after)))
+        limit: usize,
+    ) -> BoxFuture<'_, Result<ReadPage, StoreError>> {
+        Box::pin(self.blocking(move |shared| read::trace(shared, &trace_id, after, limit)))
     }
 
     fn first_received_since(&self, nanos: u64) -> BoxFuture<'_, Result<Option<u64>, StoreError>> {

@@ -17,7 +17,7 @@ use tracetail_model::{RecordKind, TraceId};
 
 use super::Shared;
 use super::record::{StoredRecord, seq_key};
-use crate::{Order, ReadPage, ReadRequest, Record, StoreError};
+use crate::{Order, ReadPage, ReadRequest, StoreError};
 
 /// Reads one page; see [`ReadRequest`] and [`ReadPage`]. A `limit` or `scan_limit` of 0
 /// sets no limit.
@@ -82,12 +82,22 @@ pub(super) fn trace(
     shared: &Shared,
     trace_id: &TraceId,
     after: u64,
-) -> Result<Vec<Record>, StoreError> {
+    limit: usize,
+) -> Result<ReadPage, StoreError> {
     let after = after.max(shared.bounds.known_first_retained() - 1);
     let latest = shared.bounds.latest();
-    let seqs = shared.trace_index.seqs(trace_id, after)?;
+    let mut seqs = shared
+        .trace_index
+        .seqs(trace_id, after, limit.saturating_add(1))?;
+    let mut exhausted = seqs.len() <= limit;
+    seqs.truncate(limit);
+    if seqs.last().is_some_and(|&last| last > latest) {
+        // Indexed but not yet committed: the end for now.
+        seqs.retain(|&seq| seq <= latest);
+        exhausted = true;
+    }
     let mut records = Vec::with_capacity(seqs.len());
-    for seq in seqs.into_iter().take_while(|&seq| seq <= latest) {
+    for &seq in &seqs {
         let key = seq_key(seq);
         // Evicted since it was indexed: its bucket goes once retention passes all of it.
         let Some(value) = shared.events.get(key)? else {
@@ -95,7 +105,11 @@ pub(super) fn trace(
         };
         records.push(StoredRecord::decode(&key, &value)?.to_record());
     }
-    Ok(records)
+    Ok(ReadPage {
+        records,
+        scanned_to: seqs.last().copied(),
+        exhausted,
+    })
 }
 
 /// The first retained sequence number received at or after `nanos`, by bisection.

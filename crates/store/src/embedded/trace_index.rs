@@ -138,8 +138,13 @@ impl TraceIndex {
         fill.event_bytes = fill.event_bytes.saturating_add(event_bytes);
     }
 
-    /// Sequence numbers above `after` indexed under `trace_id`, in order.
-    pub(super) fn seqs(&self, trace_id: &TraceId, after: u64) -> Result<Vec<u64>, StoreError> {
+    /// Sequence numbers above `after` indexed under `trace_id`, in order, at most `limit`.
+    pub(super) fn seqs(
+        &self,
+        trace_id: &TraceId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<u64>, StoreError> {
         let Some(start) = after.checked_add(1) else {
             return Ok(Vec::new());
         };
@@ -154,6 +159,9 @@ impl TraceIndex {
             }
             let from = entry_key(trace_id, start.max(bucket.first_seq));
             for entry in bucket.keyspace.range(from..=entry_key(trace_id, u64::MAX)) {
+                if seqs.len() >= limit {
+                    return Ok(seqs);
+                }
                 let key = entry.key()?;
                 let seq_bytes = key.get(16..).and_then(|bytes| bytes.try_into().ok());
                 seqs.extend(seq_bytes.map(u64::from_be_bytes));
@@ -233,10 +241,18 @@ mod tests {
 
         assert_eq!(index.first_seqs(), vec![1, 4]);
         let trace = TraceId([7; 16]);
-        assert_eq!(index.seqs(&trace, 0).expect("seqs"), vec![1, 3, 4]);
-        assert_eq!(index.seqs(&trace, 3).expect("seqs"), vec![4]);
         assert_eq!(
-            index.seqs(&trace, u64::MAX).expect("seqs"),
+            index.seqs(&trace, 0, usize::MAX).expect("seqs"),
+            vec![1, 3, 4]
+        );
+        assert_eq!(index.seqs(&trace, 3, 2).expect("seqs"), vec![4]);
+        assert_eq!(
+            index.seqs(&trace, 0, 2).expect("seqs"),
+            vec![1, 3],
+            "a limit across buckets"
+        );
+        assert_eq!(
+            index.seqs(&trace, u64::MAX, usize::MAX).expect("seqs"),
             Vec::<u64>::new()
         );
     }

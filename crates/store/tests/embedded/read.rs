@@ -269,9 +269,10 @@ async fn trace_returns_only_that_trace_in_order() {
         }
         let trace_a = test_log
             .log
-            .trace(TraceId([0xaa; 16]), 0)
+            .trace(TraceId([0xaa; 16]), 0, usize::MAX)
             .await
-            .expect("trace");
+            .expect("trace")
+            .records;
         assert_eq!(seqs(&trace_a), vec![3, 6, 9, 12, 15, 18, 21, 24]);
         assert!(
             trace_a
@@ -288,20 +289,70 @@ async fn trace_returns_only_that_trace_in_order() {
         .expect("append");
     let trace_b = test_log
         .log
-        .trace(TraceId([0xbb; 16]), 10)
+        .trace(TraceId([0xbb; 16]), 10, usize::MAX)
         .await
-        .expect("trace");
+        .expect("trace")
+        .records;
     assert_eq!(seqs(&trace_b), vec![13, 16, 19, 22, 25]);
     let unknown = test_log
         .log
-        .trace(TraceId([0xcc; 16]), 0)
+        .trace(TraceId([0xcc; 16]), 0, usize::MAX)
         .await
-        .expect("trace");
+        .expect("trace")
+        .records;
     assert!(unknown.is_empty());
     let none_after = test_log
         .log
-        .trace(TraceId([0xaa; 16]), u64::MAX)
+        .trace(TraceId([0xaa; 16]), u64::MAX, usize::MAX)
+        .await
+        .expect("trace")
+        .records;
+    assert!(none_after.is_empty());
+}
+
+#[tokio::test]
+async fn trace_pages_continue_where_the_last_one_stopped() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let test_log = TestLog::open(dir.path());
+    // Trace 0xaa on odd numbers 1..=19 across several appends (and so index buckets).
+    for chunk in 0..4 {
+        let events = (chunk * 5 + 1..=chunk * 5 + 5)
+            .map(|n| match n % 2 {
+                1 => event("api", Level::Info, &format!("a {n}"), Some(0xaa)),
+                _ => event("app", Level::Info, &format!("other {n}"), None),
+            })
+            .collect();
+        test_log.log.append(events).await.expect("append");
+    }
+
+    let mut pages = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = test_log
+            .log
+            .trace(TraceId([0xaa; 16]), after, 3)
+            .await
+            .expect("trace");
+        assert!(page.records.len() <= 3, "{page:?}");
+        pages.push(seqs(&page.records));
+        if page.exhausted {
+            break;
+        }
+        after = page
+            .scanned_to
+            .expect("a page that is not the last looked at something");
+    }
+    assert_eq!(
+        pages,
+        vec![vec![1, 3, 5], vec![7, 9, 11], vec![13, 15, 17], vec![19]]
+    );
+
+    // Exactly a page's worth left: the page that takes it knows it is the last.
+    let last = test_log
+        .log
+        .trace(TraceId([0xaa; 16]), 13, 3)
         .await
         .expect("trace");
-    assert!(none_after.is_empty());
+    assert_eq!(seqs(&last.records), vec![15, 17, 19]);
+    assert!(last.exhausted);
 }

@@ -114,9 +114,10 @@ async fn assert_index_matches_scan(test_log: &TestLog, byte: u8) {
         let before = test_log.log.bounds();
         let trace = test_log
             .log
-            .trace(TraceId([byte; 16]), 0)
+            .trace(TraceId([byte; 16]), 0, usize::MAX)
             .await
-            .expect("trace");
+            .expect("trace")
+            .records;
         let scanned = scanned_trace(test_log, byte).await;
         if test_log.log.bounds() == before {
             assert_eq!(seqs(&trace), scanned);

@@ -61,9 +61,10 @@ async fn spans_are_found_by_trace_skipped_by_filtered_reads_and_survive_reopenin
     let test_log = TestLog::open(dir.path());
     let trace = test_log
         .log
-        .trace(TraceId([9; 16]), 0)
+        .trace(TraceId([9; 16]), 0, usize::MAX)
         .await
-        .expect("trace");
+        .expect("trace")
+        .records;
     let kinds: Vec<RecordKind> = trace.iter().map(|record| record.kind()).collect();
     assert_eq!(kinds, [RecordKind::Log, RecordKind::Span]);
     assert_eq!(span_name(&trace[1].json), "GET /cart");
@@ -103,9 +104,10 @@ async fn spans_are_evicted_by_the_same_retention_as_log_events() {
     assert_eq!(
         test_log
             .log
-            .trace(TraceId([0x77; 16]), 0)
+            .trace(TraceId([0x77; 16]), 0, usize::MAX)
             .await
             .expect("trace")
+            .records
             .len(),
         1
     );
@@ -115,8 +117,9 @@ async fn spans_are_evicted_by_the_same_retention_as_log_events() {
     assert!(evicted, "nothing evicted: {:?}", test_log.log.bounds());
     let trace = test_log
         .log
-        .trace(TraceId([0x77; 16]), 0)
+        .trace(TraceId([0x77; 16]), 0, usize::MAX)
         .await
-        .expect("trace");
+        .expect("trace")
+        .records;
     assert!(trace.is_empty(), "the evicted span is gone: {trace:?}");
 }
