@@ -3,23 +3,16 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { Hub, binary, randomHex } from './lib/hub.mjs';
-import { launch, openPage, screenshot } from './lib/browser.mjs';
+import { Hub, randomHex } from './lib/hub.mjs';
+import {
+  connected, openPage, screenshot, startHubAndBrowser, stopHubAndBrowser,
+} from './lib/browser.mjs';
 
 let hub;
 let browser;
 
-before(async () => {
-  hub = await Hub.start({ heartbeat: '2s' });
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await hub?.stop();
-});
+before(async () => ({ hub, browser } = await startHubAndBrowser({ heartbeat: '2s' })));
+after(() => stopHubAndBrowser({ hub, browser }));
 
 /** Text in the rows and bars with less than 4.5:1 contrast (WCAG AA) to the page. */
 async function lowContrast(page) {
@@ -61,10 +54,6 @@ async function rowMessages(page) {
     .map((row) => ({ top: new DOMMatrix(getComputedStyle(row).transform).m42, text: row.querySelector('.message').textContent }))
     .sort((a, b) => a.top - b.top)
     .map((row) => row.text));
-}
-
-async function connected(page) {
-  await page.locator('#connection[data-state="connected"]').waitFor({ timeout: 10000 });
 }
 
 test('the page loads with its filters, the time zone and a live connection', async () => {
@@ -310,11 +299,9 @@ test('a row expands with the keyboard to show attributes and resource, and copie
 });
 
 test('screenshots of the live tail and a trace from `tracetail demo`, light and dark', async () => {
-  // A hub of its own, so the pictures show the demo's traffic only.
-  const demoHub = await Hub.start();
+  // A hub of its own, so the picture shows the demo's traffic only.
+  const demoHub = await Hub.withDemo({ count: 30, errorRate: '30%' });
   try {
-    await promisify(execFile)(binary(), ['demo', demoHub.base, '--count', '30', '--rate', '20',
-      '--seed', '7', '--error-rate', '30%']);
     for (const scheme of ['light', 'dark']) {
       const page = await openPage(browser, { colorScheme: scheme });
       await page.goto(demoHub.base + '/');

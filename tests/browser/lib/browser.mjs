@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { Hub } from './hub.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
@@ -37,4 +38,20 @@ export async function screenshot(page, name) {
   const path = join(SCREENSHOTS, `${name}.png`);
   await page.screenshot({ path });
   return path;
+}
+
+/** Waits until the page's connection state says connected. */
+export async function connected(page) {
+  await page.locator('#connection[data-state="connected"]').waitFor({ timeout: 10000 });
+}
+
+/** A hub started with `options` (see `Hub.start`) and a browser, for the tests of one file. */
+export async function startHubAndBrowser(options) {
+  return { hub: await Hub.start(options), browser: await launch() };
+}
+
+/** Closes what `startHubAndBrowser` started, whatever of it did start. */
+export async function stopHubAndBrowser({ hub, browser }) {
+  await browser?.close();
+  await hub?.stop();
 }

@@ -1,12 +1,14 @@
 // The real `tracetail serve` under test: start on a free loopback port, wait until ready, send
-// to it over OTLP/HTTP (JSON) and /v1/events, kill and restart on the same port and data.
+// logs and spans to it over OTLP/HTTP (JSON) and /v1/events, kill and restart on the same port
+// and data.
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const READY_TIMEOUT_MS = 20000;
@@ -37,6 +39,22 @@ const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
 export class Hub {
   /** A hub with its own data directory; `heartbeat` and `retry` are `serve` flags. */
+  /**
+   * A hub of its own that holds only what `tracetail demo` sent it: `count` requests at 20/s,
+   * seed 7, `errorRate` of them failing.
+   */
+  static async withDemo({ count, errorRate }) {
+    const hub = await Hub.start();
+    try {
+      await promisify(execFile)(binary(), ['demo', hub.base, '--count', String(count), '--rate', '20',
+        '--seed', '7', '--error-rate', errorRate]);
+    } catch (error) {
+      await hub.stop();
+      throw error;
+    }
+    return hub;
+  }
+
   static async start({ heartbeat = '15s', retry = '500ms' } = {}) {
     const hub = new Hub();
     hub.dir = mkdtempSync(join(tmpdir(), 'tracetail-browser-'));
@@ -102,7 +120,7 @@ export class Hub {
 
   /**
    * Posts OTLP/HTTP JSON logs, one resource per service. `records`: `{service, message, level,
-   * traceId, spanId, attributes}`.
+   * traceId, spanId, attributes, time (ms since the epoch, default now)}`.
    */
   async sendOtlp(records) {
     const services = new Map();
@@ -114,24 +132,46 @@ export class Hub {
       resource: { attributes: [attribute('service.name', service), attribute('host.name', 'browser-test')] },
       scopeLogs: [{ scope: { name: 'tracetail-browser-tests' }, logRecords }],
     }));
-    const response = await fetch(`${this.base}/v1/logs`, {
+    await this.postOtlp('/v1/logs', { resourceLogs }, 'rejectedLogRecords');
+  }
+
+  /**
+   * Posts OTLP/HTTP JSON spans, one resource per service. `spans`: `{service, traceId, spanId,
+   * parentSpanId, name, kind, start, end (ms since the epoch), error (a status message)}`.
+   */
+  async sendSpans(spans) {
+    const services = new Map();
+    for (const span of spans) {
+      if (!services.has(span.service)) services.set(span.service, []);
+      services.get(span.service).push(otlpSpan(span));
+    }
+    const resourceSpans = [...services].map(([service, items]) => ({
+      resource: { attributes: [attribute('service.name', service)] },
+      scopeSpans: [{ scope: { name: 'tracetail-browser-tests' }, spans: items }],
+    }));
+    await this.postOtlp('/v1/traces', { resourceSpans }, 'rejectedSpans');
+  }
+
+  /** Posts an OTLP/JSON request; throws unless every item in it was taken. */
+  async postOtlp(path, request, rejectedField) {
+    const response = await fetch(`${this.base}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ resourceLogs }),
+      body: JSON.stringify(request),
     });
-    if (!response.ok) throw new Error(`OTLP refused: ${response.status} ${await response.text()}`);
+    if (!response.ok) throw new Error(`${path} refused: ${response.status} ${await response.text()}`);
     const answer = await response.json();
-    if (answer.partialSuccess && answer.partialSuccess.rejectedLogRecords) {
-      throw new Error(`OTLP partly refused: ${JSON.stringify(answer)}`);
+    if (answer.partialSuccess && answer.partialSuccess[rejectedField]) {
+      throw new Error(`${path} partly refused: ${JSON.stringify(answer)}`);
     }
   }
 }
 
 const SEVERITY = { TRACE: 1, DEBUG: 5, INFO: 9, WARN: 13, ERROR: 17, FATAL: 21 };
 
-function otlpRecord({ message, level = 'INFO', traceId, spanId, attributes = {} }) {
+function otlpRecord({ message, level = 'INFO', traceId, spanId, attributes = {}, time = Date.now() }) {
   const record = {
-    timeUnixNano: String(BigInt(Date.now()) * 1000000n),
+    timeUnixNano: String(BigInt(time) * 1000000n),
     severityNumber: SEVERITY[level],
     severityText: level,
     body: { stringValue: message },
@@ -140,6 +180,20 @@ function otlpRecord({ message, level = 'INFO', traceId, spanId, attributes = {} 
   if (traceId) record.traceId = traceId;
   if (spanId) record.spanId = spanId;
   return record;
+}
+
+/** OTLP span kinds by name. */
+const SPAN_KIND = { INTERNAL: 1, SERVER: 2, CLIENT: 3, PRODUCER: 4, CONSUMER: 5 };
+
+function otlpSpan({ traceId, spanId, parentSpanId, name, kind = 'INTERNAL', start, end, error }) {
+  const span = {
+    traceId, spanId, name, kind: SPAN_KIND[kind],
+    startTimeUnixNano: String(BigInt(start) * 1000000n),
+    endTimeUnixNano: String(BigInt(end) * 1000000n),
+    status: error ? { code: 2, message: error } : {},
+  };
+  if (parentSpanId) span.parentSpanId = parentSpanId;
+  return span;
 }
 
 function attribute(key, value) {
