@@ -13,7 +13,6 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut server_config = config.server;
     server_config.tracer_provider = Some(telemetry.tracer_provider.clone());
     server_config.own_logs = telemetry.own_logs.clone();
-    server_config.own_export_token = telemetry.export_token.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -8,8 +8,10 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 
 use crate::own_logs::OwnLogReceiver;
 
-/// The request header by which the hub's own OTLP exporter marks its requests, carrying
-/// [`ServerConfig::own_export_token`]. A hub exporting to itself makes no spans of them.
+/// The request header by which a tracetail hub's own OTLP exporter marks its requests. A hub
+/// makes no spans of requests that carry it, whichever hub sent them: a hub exporting to
+/// itself, or two hubs exporting to each other, would otherwise report on their exports
+/// without end.
 pub const OWN_EXPORT_HEADER: &str = "x-tracetail-export";
 
 /// Everything `tracetail serve` can be told. The binary fills it from flags, environment and
@@ -43,10 +45,6 @@ pub struct ServerConfig {
     /// The hub's own logs to store as service `tracetail` (see [`crate::own_logs`]).
     /// Default `None`: they are not stored.
     pub own_logs: Option<OwnLogReceiver>,
-    /// The secret value of [`OWN_EXPORT_HEADER`] on the requests of this process's own OTLP
-    /// exporter: such requests get no recorded span, so that exporting to this hub cannot
-    /// feed itself. Default `None`.
-    pub own_export_token: Option<String>,
 }
 
 impl ServerConfig {
@@ -64,7 +62,6 @@ impl ServerConfig {
             live_ring_batches: crate::hub::RING_BATCHES,
             tracer_provider: None,
             own_logs: None,
-            own_export_token: None,
         }
     }
 }

@@ -23,7 +23,8 @@
 //! | `tracetail_store_records` | gauge | |
 //! | `tracetail_refused_requests_total` | counter | `reason` |
 //!
-//! `protocol` is `otlp_logs`, `otlp_traces` or `events`.
+//! `protocol` is `otlp_logs`, `otlp_traces` or `events`. Every series of a known label value
+//! is there from the start, at 0, so that `rate()` and alerts see the first increase.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,6 +49,29 @@ use crate::state::AppState;
 type Label = [(&'static str, &'static str); 1];
 /// Two labels.
 type Labels = [(&'static str, &'static str); 2];
+
+/// The `protocol` label values.
+const PROTOCOLS: [&str; 3] = ["otlp_logs", "otlp_traces", "events"];
+/// The `protocol` and `reason` label values of rejected records.
+const REJECTION_REASONS: [(&str, &str); 7] = [
+    ("otlp_traces", "bad_id"),
+    ("events", "not_json"),
+    ("events", "not_an_object"),
+    ("events", "bad_time"),
+    ("events", "bad_level"),
+    ("events", "bad_id"),
+    ("events", "bad_attributes"),
+];
+/// The `reason` label values of gaps.
+const GAP_REASONS: [&str; 4] = ["unknown", "evicted", "future", "malformed"];
+/// The `reason` label values of refused requests.
+const REFUSAL_REASONS: [&str; 5] = [
+    "bad_request",
+    "too_large",
+    "unsupported_media_type",
+    "shutting_down",
+    "header_timeout",
+];
 
 /// Every metric of the hub. Created once per server; shared through [`AppState`].
 pub(crate) struct Metrics {
@@ -96,7 +120,27 @@ impl Metrics {
             refused_log: LogLimit::default(),
         };
         metrics.register();
+        metrics.create_known_series();
         metrics
+    }
+
+    /// Every labelled series whose label values are known in advance, at 0.
+    fn create_known_series(&self) {
+        // `get_or_create` creates the series at 0; the guard it returns is not needed.
+        for protocol in PROTOCOLS {
+            drop(self.ingested.get_or_create(&[("protocol", protocol)]));
+            drop(self.ingest_write.get_or_create(&[("protocol", protocol)]));
+        }
+        for (protocol, reason) in REJECTION_REASONS {
+            let labels = [("protocol", protocol), ("reason", reason)];
+            drop(self.rejected.get_or_create(&labels));
+        }
+        for reason in GAP_REASONS {
+            drop(self.gaps.get_or_create(&[("reason", reason)]));
+        }
+        for reason in REFUSAL_REASONS {
+            drop(self.refused.get_or_create(&[("reason", reason)]));
+        }
     }
 
     /// Names and describes each metric. prometheus-client adds `_total` to counters itself.

@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
@@ -21,6 +22,7 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
 use tracetail_store::embedded::{EmbeddedLog, EmbeddedOptions};
 use tracetail_store::{EventLog, StoreError};
 
@@ -224,19 +226,32 @@ async fn serve(listener: TcpListener, state: Arc<AppState>) -> Result<(), Server
         };
         // SSE frames are small and latency matters more than packet count.
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        // The header timeout also closes a keep-alive connection left idle after a request:
+        // only a connection that never got a whole request in is a refusal.
+        let served = Arc::new(AtomicBool::new(false));
+        let served_flag = Arc::clone(&served);
+        let app = app
+            .clone()
+            .map_request(move |request: hyper::Request<hyper::body::Incoming>| {
+                served_flag.store(true, Ordering::Relaxed);
+                request
+            });
+        let service = TowerToHyperService::new(app);
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)
             .into_owned();
         let connection = connections.watch(connection);
         let metrics = Arc::clone(&state.metrics);
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                if is_header_timeout(&*error) {
-                    metrics.request_refused("header_timeout");
-                }
+            let Err(error) = connection.await else {
+                return;
+            };
+            if !is_header_timeout(&*error) {
                 tracing::trace!(%error, "connection ended with an error");
+            } else if !served.load(Ordering::Relaxed) {
+                metrics.request_refused("header_timeout");
             }
+            // Otherwise a keep-alive connection sat idle and was closed: nothing to report.
         });
     }
 

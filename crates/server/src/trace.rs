@@ -9,10 +9,12 @@
 //! A handler that answers with a body outliving the handler, as `GET /v1/stream` does, takes
 //! the span over with [`RequestTrace::keep_open`]: the layer then leaves ending it to the body.
 //!
-//! Requests of the process's own OTLP exporter (marked with
+//! Requests of a tracetail hub's own OTLP exporter (marked with
 //! [`OWN_EXPORT_HEADER`](crate::config::OWN_EXPORT_HEADER)) get a span that is never recorded,
-//! so a hub exporting to itself does not report on its exports. Spans always get real ids, from the tracer provider of [`ServerConfig`] or, without one, from
-//! a provider that exports nothing.
+//! so that no hub reports on its own exports or another hub's: a hub exporting to itself, or
+//! two exporting to each other, would feed each other without end. Spans always get real ids,
+//! from the tracer provider of [`ServerConfig`] or, without one, from a provider that exports
+//! nothing.
 //!
 //! [`ServerConfig`]: crate::ServerConfig
 
@@ -80,7 +82,7 @@ pub(crate) async fn layer(
         Some(incoming) => Context::new().with_remote_span_context(remote_span(incoming)),
         None => Context::new(),
     };
-    let context = if is_own_export(&state, request.headers()) {
+    let context = if request.headers().contains_key(OWN_EXPORT_HEADER) {
         unrecorded(&parent)
     } else {
         parent.with_span(start_span(&state, &request, &parent))
@@ -141,16 +143,6 @@ fn start_span(
         .with_kind(SpanKind::Server)
         .with_attributes(attributes)
         .start_with_context(&state.tracer, parent)
-}
-
-/// Whether the request comes from this process's own OTLP exporter.
-fn is_own_export(state: &AppState, headers: &HeaderMap) -> bool {
-    let Some(token) = &state.config.own_export_token else {
-        return false;
-    };
-    headers
-        .get(OWN_EXPORT_HEADER)
-        .is_some_and(|value| value.as_bytes() == token.as_bytes())
 }
 
 /// A span that is never recorded or exported, with real ids for the answer's headers.

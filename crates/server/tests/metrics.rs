@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::{TestServer, client};
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -123,6 +123,12 @@ async fn the_scrape_is_prometheus_text_with_conventional_names() {
         "tracetail_stream_duration_seconds_count",
         "tracetail_store_size_bytes",
         "tracetail_store_records",
+        // Labelled series of known label values are there from the start, at 0.
+        "tracetail_ingested_records_total{protocol=\"otlp_logs\"} 0",
+        "tracetail_ingest_write_seconds_count{protocol=\"events\"} 0",
+        "tracetail_rejected_records_total{protocol=\"events\",reason=\"bad_level\"} 0",
+        "tracetail_gaps_total{reason=\"evicted\"} 0",
+        "tracetail_refused_requests_total{reason=\"header_timeout\"} 0",
     ] {
         assert!(
             text.lines().any(|line| line.starts_with(name)),
@@ -242,6 +248,20 @@ async fn refused_requests_are_counted_by_reason_including_header_timeouts() {
         400
     );
 
+    // A keep-alive connection that served a request and then sat idle is closed by the same
+    // timeout, but refused nothing.
+    let address = server.server.as_ref().expect("up").local_addr();
+    let mut idle = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let mut answer = Vec::new();
+    let closed = tokio::time::timeout(WAIT, idle.read_to_end(&mut answer)).await;
+    assert!(closed.is_ok(), "the idle connection stayed open");
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
+
     let mut half_sent =
         tokio::net::TcpStream::connect(server.server.as_ref().expect("up").local_addr())
             .await
@@ -252,6 +272,9 @@ async fn refused_requests_are_counted_by_reason_including_header_timeouts() {
         .expect("write");
     let refused = |reason: &str| format!("tracetail_refused_requests_total{{reason=\"{reason}\"}}");
     settles_at(&server, &refused("header_timeout"), 1.0).await;
+    // Long enough for a miscount of the idle connection to show.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sample(&server, &refused("header_timeout")).await, 1.0);
     assert_eq!(
         sample(&server, &refused("unsupported_media_type")).await,
         1.0
@@ -324,4 +347,31 @@ async fn a_stream_that_falls_behind_catches_up_from_the_store_and_bytes_sent_gro
     )
     .await;
     assert!(sample(&server, "tracetail_sent_bytes_total").await > bytes_before + 24e6);
+}
+
+#[tokio::test]
+async fn bytes_sent_are_every_byte_a_stream_wrote_its_opening_included() {
+    let server = start(|_| {}).await;
+    let mut response = client()
+        .get(server.url("/v1/stream"))
+        .send()
+        .await
+        .expect("stream");
+    server.send(&json!({"message": "counted"})).await;
+    let mut received = Vec::new();
+    while !String::from_utf8_lossy(&received).contains("counted") {
+        let chunk = tokio::time::timeout(WAIT, response.chunk())
+            .await
+            .expect("the stream goes on")
+            .expect("read")
+            .expect("not ended");
+        received.extend_from_slice(&chunk);
+    }
+    assert!(received.starts_with(b"retry:"), "the opening is part of it");
+    drop(response);
+    settles_at(&server, "tracetail_subscribers", 0.0).await;
+    assert_eq!(
+        sample(&server, "tracetail_sent_bytes_total").await,
+        received.len() as f64
+    );
 }

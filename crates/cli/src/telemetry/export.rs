@@ -11,15 +11,17 @@
 //!
 //! The exporter's HTTP client is not instrumented, so its requests make no spans; its own log
 //! events (targets `reqwest`, `hyper`, `opentelemetry*`…) are kept out of the log bridge by
-//! [`super::is_internal`]. Its requests carry [`OWN_EXPORT_HEADER`] with a random token, so
-//! that a hub exporting to itself makes no spans of them either.
+//! [`super::is_internal`]. Its requests carry [`OWN_EXPORT_HEADER`], so that no tracetail hub
+//! receiving them (this one, or another that exports back here) makes spans of them either.
 
 use std::collections::HashMap;
 
 use anyhow::{Context, bail};
+use opentelemetry::Key;
 use opentelemetry_otlp::{LogExporter, SpanExporter, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::resource::{EnvResourceDetector, ResourceDetector};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracetail_server::OWN_EXPORT_HEADER;
 
@@ -32,8 +34,6 @@ pub(crate) struct Providers {
     pub(crate) tracer: SdkTracerProvider,
     /// Present only when logs are exported.
     pub(crate) logger: Option<SdkLoggerProvider>,
-    /// The value of [`OWN_EXPORT_HEADER`] on the exporter's requests, when there is one.
-    pub(crate) export_token: Option<String>,
 }
 
 /// The providers the environment asks for.
@@ -48,8 +48,7 @@ pub(crate) fn from_env() -> anyhow::Result<Providers> {
     }
 
     let resource = resource();
-    let token = hex::encode(rand::random::<[u8; 16]>());
-    let marker = HashMap::from([(OWN_EXPORT_HEADER.to_string(), token.clone())]);
+    let marker = HashMap::from([(OWN_EXPORT_HEADER.to_string(), "1".to_string())]);
     let mut tracer = SdkTracerProvider::builder().with_resource(resource.clone());
     if export_traces {
         let exporter = SpanExporter::builder()
@@ -76,7 +75,6 @@ pub(crate) fn from_env() -> anyhow::Result<Providers> {
     Ok(Providers {
         tracer: tracer.build(),
         logger,
-        export_token: (export_traces || export_logs).then_some(token),
     })
 }
 
@@ -97,16 +95,45 @@ fn check_protocol() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The SDK's resource from the environment, with the service name the specification asks
+/// for: `OTEL_SERVICE_NAME`, else `service.name` in `OTEL_RESOURCE_ATTRIBUTES`, else
+/// `tracetail`. (The SDK alone lets `OTEL_RESOURCE_ATTRIBUTES` win over `OTEL_SERVICE_NAME`.)
 fn resource() -> Resource {
-    let builder = Resource::builder();
-    if env("OTEL_SERVICE_NAME").is_some() {
-        builder.build()
-    } else {
-        builder.with_service_name(DEFAULT_SERVICE).build()
-    }
+    let from_attributes = EnvResourceDetector::new().detect();
+    let name = service_name(env("OTEL_SERVICE_NAME"), &from_attributes);
+    Resource::builder().with_service_name(name).build()
+}
+
+fn service_name(otel_service_name: Option<String>, from_attributes: &Resource) -> String {
+    let attribute = || from_attributes.get(&Key::new("service.name"));
+    otel_service_name
+        .or_else(|| attribute().map(|name| name.to_string()))
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| DEFAULT_SERVICE.to_string())
 }
 
 /// A set, non-empty environment variable.
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::KeyValue;
+
+    fn attributes(pairs: &[(&'static str, &'static str)]) -> Resource {
+        let values = pairs.iter().map(|&(key, value)| KeyValue::new(key, value));
+        Resource::builder_empty().with_attributes(values).build()
+    }
+
+    #[test]
+    fn otel_service_name_wins_then_resource_attributes_then_tracetail() {
+        let named = attributes(&[("service.name", "from-attributes"), ("env", "test")]);
+        let unnamed = attributes(&[("env", "test")]);
+        assert_eq!(service_name(Some("hub-a".into()), &named), "hub-a");
+        assert_eq!(service_name(None, &named), "from-attributes");
+        assert_eq!(service_name(None, &unnamed), "tracetail");
+        assert_eq!(service_name(Some(String::new()), &unnamed), "tracetail");
+    }
 }

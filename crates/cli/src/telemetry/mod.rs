@@ -21,7 +21,7 @@ use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracetail_server::own_logs::OwnLogReceiver;
-use tracing::{Event, Metadata};
+use tracing::{Event, Level, Metadata};
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
 use tracing_log::NormalizeEvent;
 use tracing_subscriber::layer::{self, Filter};
@@ -58,8 +58,6 @@ pub(crate) struct Telemetry {
     pub(crate) tracer_provider: SdkTracerProvider,
     logger_provider: Option<SdkLoggerProvider>,
     pub(crate) own_logs: Option<OwnLogReceiver>,
-    /// Marks the requests of the OTLP exporter, when there is one.
-    pub(crate) export_token: Option<String>,
 }
 
 /// Targets whose events never reach the OTLP log bridge or the store: the exporter's HTTP
@@ -69,8 +67,10 @@ pub(crate) fn is_internal(target: &str) -> bool {
     INTERNAL.iter().any(|prefix| target.starts_with(prefix))
 }
 
-/// A per-layer filter that drops [`is_internal`] events, including those bridged from the
-/// `log` crate (whose target is `log` until the event is read).
+/// A per-layer filter that drops [`is_internal`] events, and the routine reports (below WARN)
+/// of libraries that log through the `log` crate: the storage engine and its parts (`fjall`,
+/// `lsm_tree`, `sfa`…) report on every stored batch, so storing or exporting those reports
+/// would cause more of them, here or in a hub that exports back.
 struct NotInternal;
 
 impl<S> Filter<S> for NotInternal {
@@ -79,8 +79,9 @@ impl<S> Filter<S> for NotInternal {
     }
 
     fn event_enabled(&self, event: &Event<'_>, _: &layer::Context<'_, S>) -> bool {
+        // Events from the `log` crate have the target `log` until normalized.
         match event.normalized_metadata() {
-            Some(metadata) => !is_internal(metadata.target()),
+            Some(metadata) => !is_internal(metadata.target()) && *metadata.level() <= Level::WARN,
             None => true,
         }
     }
@@ -116,7 +117,6 @@ pub(crate) fn init(settings: &LogSettings) -> anyhow::Result<Telemetry> {
         tracer_provider: providers.tracer,
         logger_provider: providers.logger,
         own_logs,
-        export_token: providers.export_token,
     })
 }
 
@@ -141,6 +141,9 @@ fn lines_layer(settings: &LogSettings) -> anyhow::Result<BoxedLayer> {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    // The appender would create it too, but only after complaining that it cannot list it.
+    std::fs::create_dir_all(&directory)
+        .with_context(|| format!("--log-file {}: creating its directory", path.display()))?;
     let name = path
         .file_name()
         .with_context(|| format!("--log-file {}: not a file name", path.display()))?;

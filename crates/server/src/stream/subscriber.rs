@@ -141,8 +141,7 @@ impl Subscriber {
                         if !chunk.is_empty() {
                             idle.as_mut().reset(Instant::now() + heartbeat);
                             let events = std::mem::take(&mut self.unsent_events);
-                            self.state.metrics.sent(events, chunk.len());
-                            self.span.sent(chunk.len(), events);
+                            self.count_sent(chunk.len(), events);
                             yield Ok(chunk);
                         }
                     }
@@ -181,8 +180,15 @@ impl Subscriber {
             chunk.extend_from_slice(&gap_frame(&gap));
         }
         let bytes = chunk.freeze();
-        self.span.sent(bytes.len(), 0);
+        self.count_sent(bytes.len(), 0);
         bytes
+    }
+
+    /// A chunk of `bytes` holding `events` log events and spans goes out: in the metrics and
+    /// in the stream span alike.
+    fn count_sent(&mut self, bytes: usize, events: u64) {
+        self.state.metrics.sent(events, bytes);
+        self.span.sent(bytes, events);
     }
 
     /// Handles one message from the hub's ring.
