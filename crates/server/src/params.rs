@@ -89,6 +89,10 @@ pub(crate) fn after_cursor(state: &AppState, cursor: &str) -> Result<u64, ApiErr
     check_cursor(cursor).map_err(|error| ApiError::bad_request(format!("after: {error}")))?;
     match state.log.locate(cursor) {
         Located::Seq(seq) => Ok(seq),
+        Located::Malformed => Err(ApiError::bad_request(format!(
+            "after: {cursor:?} is not a cursor of this store (cursors look like \
+             \"3fa2c0d1-42\": take them from events' ids or a page's next)"
+        ))),
         Located::Foreign => Err(ApiError::bad_request(format!(
             "after: unknown cursor {cursor:?}: it is not from this store (was the data \
              directory replaced?)"

@@ -298,7 +298,7 @@ async fn gaps_are_counted_and_logged_by_reason() {
     let (epoch, _) = latest.rsplit_once('-').expect("epoch-seq");
     let cases = [
         ("not a cursor!", "malformed"),
-        ("otherepoch-1", "unknown"),
+        ("ffffffff-1", "unknown"),
         (&format!("{epoch}-999") as &str, "future"),
     ];
     for (cursor, reason) in cases {

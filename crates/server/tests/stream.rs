@@ -70,6 +70,15 @@ async fn resume_with_last_event_id_is_exclusive_and_in_order() {
     assert_eq!(by_param.logs(2, WAIT).await[0].message(), "m8");
     let mut both = server.stream(&query, Some(&cursor)).await;
     assert_eq!(both.logs(1, WAIT).await[0].message(), "m5");
+
+    // So does `after`, the parameter `GET /v1/logs` pages with; `lastEventId` wins over it.
+    let after = format!("?after={}", logs[6].id.as_deref().expect("id"));
+    let mut by_after = server.stream(&after, None).await;
+    assert_eq!(by_after.logs(1, WAIT).await[0].message(), "m7");
+    let mut after_and_param = server
+        .stream(&format!("{query}&{}", &after[1..]), None)
+        .await;
+    assert_eq!(after_and_param.logs(1, WAIT).await[0].message(), "m8");
 }
 
 #[tokio::test]
@@ -84,6 +93,10 @@ async fn each_bad_cursor_gets_its_gap_reason() {
 
     let cases = [
         ("not a cursor!".to_string(), "malformed"),
+        // Cursor characters only, but not shaped like a cursor: not taken for another store's.
+        ("garbage".to_string(), "malformed"),
+        ("null".to_string(), "malformed"),
+        (format!("{epoch}-abc"), "malformed"),
         ("ffffffff-1".to_string(), "unknown"),
         (format!("{epoch}-99999"), "future"),
     ];

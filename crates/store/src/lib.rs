@@ -85,8 +85,11 @@ pub enum Located {
     /// A cursor of this store; resume after `seq` (exclusive). Records after it may since have
     /// been evicted or not exist yet: compare with [`EventLog::bounds`].
     Seq(u64),
-    /// Well-formed, but not a cursor of this store's epoch.
+    /// Shaped like this store's cursors, but of another epoch (the data directory was wiped,
+    /// or it is another deployment's).
     Foreign,
+    /// Not shaped like any cursor this kind of store writes.
+    Malformed,
 }
 
 /// Which way a read walks the log.

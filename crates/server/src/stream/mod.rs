@@ -60,8 +60,9 @@ async fn open_stream(
     Ok(response)
 }
 
-/// The resume point: the `Last-Event-ID` header, else the `lastEventId` parameter. An empty
-/// value means none (that is how EventSource says "no cursor yet"). A header that is not
+/// The resume point: the `Last-Event-ID` header, else the `lastEventId` parameter, else
+/// `after` (the name `GET /v1/logs` pages with, so that its `next` can start a stream). An
+/// empty value means none (that is how EventSource says "no cursor yet"). A header that is not
 /// visible ASCII is kept as replacement text so that it is answered as malformed.
 fn requested_cursor(headers: &HeaderMap, pairs: &QueryPairs) -> Option<String> {
     if let Some(value) = headers.get("last-event-id") {
@@ -70,5 +71,8 @@ fn requested_cursor(headers: &HeaderMap, pairs: &QueryPairs) -> Option<String> {
             return Some(text);
         }
     }
-    pairs.get("lastEventId").map(str::to_string)
+    pairs
+        .get("lastEventId")
+        .or_else(|| pairs.get("after"))
+        .map(str::to_string)
 }

@@ -76,6 +76,7 @@ fn resume(state: &Arc<AppState>, bounds: Bounds, requested: String) -> Start {
         (bounds.latest, Some("malformed"))
     } else {
         match state.log.locate(&requested) {
+            Located::Malformed => (bounds.latest, Some("malformed")),
             Located::Foreign => (before_oldest, Some("unknown")),
             Located::Seq(seq) if seq > bounds.latest => (bounds.latest, Some("future")),
             Located::Seq(seq) if seq < before_oldest => (before_oldest, Some("evicted")),

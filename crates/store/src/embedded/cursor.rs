@@ -43,18 +43,19 @@ impl Epoch {
         format!("{}-{seq}", self.0)
     }
 
-    /// Where `cursor` points in this epoch; [`Located::Foreign`] for anything this epoch would
-    /// not have written.
+    /// Where `cursor` points in this epoch; [`Located::Foreign`] for a cursor of another
+    /// epoch, [`Located::Malformed`] for anything no epoch would have written.
     pub(super) fn locate(&self, cursor: &str) -> Located {
-        let Some(seq_text) = cursor
-            .strip_prefix(self.0.as_str())
-            .and_then(|rest| rest.strip_prefix('-'))
-        else {
-            return Located::Foreign;
+        let Some((epoch, seq_text)) = cursor.split_once('-') else {
+            return Located::Malformed;
         };
-        match parse_canonical_decimal(seq_text) {
-            Some(seq) => Located::Seq(seq),
-            None => Located::Foreign,
+        match (
+            Epoch::parse(epoch.as_bytes()),
+            parse_canonical_decimal(seq_text),
+        ) {
+            (Some(epoch), Some(seq)) if epoch == *self => Located::Seq(seq),
+            (Some(_), Some(_)) => Located::Foreign,
+            _ => Located::Malformed,
         }
     }
 }
@@ -117,10 +118,16 @@ mod tests {
     }
 
     #[test]
-    fn cursors_of_other_epochs_or_odd_spellings_are_foreign() {
+    fn cursors_of_other_epochs_are_foreign_and_odd_spellings_malformed() {
         let epoch = epoch();
-        let foreign = [
-            "0000beef-42",
+        for cursor in ["0000beef-42", "3fa2c0d2-0", "ffffffff-18446744073709551615"] {
+            assert_eq!(epoch.locate(cursor), Located::Foreign, "{cursor}");
+        }
+        let malformed = [
+            "garbage",
+            "null",
+            "abc-def",
+            "3fa2c0d1-abc",
             "3fa2c0d1",
             "3fa2c0d1-",
             "3fa2c0d1-+42",
@@ -132,8 +139,8 @@ mod tests {
             "3fa2c0d10-42",
             "3FA2C0D1-42",
         ];
-        for cursor in foreign {
-            assert_eq!(epoch.locate(cursor), Located::Foreign, "{cursor}");
+        for cursor in malformed {
+            assert_eq!(epoch.locate(cursor), Located::Malformed, "{cursor}");
         }
     }
 }
