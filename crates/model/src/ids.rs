@@ -16,6 +16,18 @@ pub enum IdError {
         /// The length it had.
         actual: usize,
     },
+    /// Hexadecimal text of the wrong number of digits.
+    #[error("{kind} {text:?} must be {expected} hexadecimal digits, got {actual}")]
+    HexLength {
+        /// `trace_id` or `span_id`.
+        kind: &'static str,
+        /// The text, at most 80 characters of it.
+        text: String,
+        /// The number of digits the id must have.
+        expected: usize,
+        /// The number it had.
+        actual: usize,
+    },
     /// Every byte is zero, which W3C Trace Context reserves for "no id".
     #[error("{kind} is all zeros")]
     AllZeros {
@@ -54,6 +66,15 @@ macro_rules! define_id {
 
             /// Reads hex text in either case.
             pub fn from_hex(text: &str) -> Result<Self, IdError> {
+                let digits = text.len();
+                if digits != 2 * $len && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(IdError::HexLength {
+                        kind: $kind,
+                        text: text.chars().take(80).collect(),
+                        expected: 2 * $len,
+                        actual: digits,
+                    });
+                }
                 let bytes = hex::decode(text).map_err(|_| IdError::NotHex {
                     kind: $kind,
                     text: text.chars().take(80).collect(),
@@ -128,5 +149,10 @@ mod tests {
             SpanId::from_hex("zz"),
             Err(IdError::NotHex { .. })
         ));
+        let short = TraceId::from_hex("abc").expect_err("3 digits");
+        assert_eq!(
+            short.to_string(),
+            "trace_id \"abc\" must be 32 hexadecimal digits, got 3"
+        );
     }
 }

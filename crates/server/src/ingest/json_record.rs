@@ -359,7 +359,7 @@ mod tests {
 
         assert_eq!(
             error(json!({"trace_id": "abcd"})),
-            "trace_id must be 16 bytes, got 2"
+            "trace_id \"abcd\" must be 32 hexadecimal digits, got 4"
         );
         assert_eq!(
             error(json!({"spanId": "0000000000000000"})),

@@ -377,7 +377,7 @@ mod tests {
         assert!(events.iter().all(|event| event.trace_id.is_none()));
         assert_eq!(
             warning.expect("a warning"),
-            "3 log records kept with invalid ids removed: trace_id must be 16 bytes, got 2; \
+            "3 log records kept with invalid ids removed: trace_id \"abcd\" must be 32 hexadecimal digits, got 4; \
              trace_id \"not hex at all\" is not hexadecimal; trace_id is all zeros"
         );
     }

@@ -234,9 +234,9 @@ mod tests {
         assert_eq!(batch.rejected.count(), 2);
         assert_eq!(
             batch.message().expect("a message"),
-            "2 spans rejected for invalid ids: trace_id must be 16 bytes, got 2; span_id must \
-             be 8 bytes, got 0; 1 span kept with an invalid parent_span_id removed: span_id is \
-             all zeros"
+            "2 spans rejected for invalid ids: trace_id \"abcd\" must be 32 hexadecimal \
+             digits, got 4; span_id \"\" must be 16 hexadecimal digits, got 0; 1 span kept \
+             with an invalid parent_span_id removed: span_id is all zeros"
         );
     }
 

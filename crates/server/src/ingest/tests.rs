@@ -157,7 +157,7 @@ async fn otlp_json_records_are_stored_before_the_answer() {
     assert_eq!(answer["partialSuccess"]["rejectedLogRecords"], "0");
     assert_eq!(
         answer["partialSuccess"]["errorMessage"],
-        "1 log record kept with invalid ids removed: trace_id must be 16 bytes, got 2"
+        "1 log record kept with invalid ids removed: trace_id \"0102\" must be 32 hexadecimal digits, got 4"
     );
     let stored = log.stored();
     assert_eq!(stored.len(), 2);
