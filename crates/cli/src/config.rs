@@ -52,6 +52,10 @@ pub(crate) struct ServeArgs {
     /// Also store the hub's own logs, as service `tracetail`.
     #[arg(long, env = "TRACETAIL_SELF_TELEMETRY")]
     self_telemetry: bool,
+    /// Web origins whose pages may call the hub (CORS), comma-separated, or `*` for any
+    /// [default: none].
+    #[arg(long, env = "TRACETAIL_CORS_ORIGIN")]
+    cors_origin: Option<String>,
 }
 
 /// The same settings as read from the TOML file.
@@ -69,6 +73,7 @@ struct FileSettings {
     log_file: Option<String>,
     log_max_files: Option<String>,
     self_telemetry: Option<bool>,
+    cors_origin: Option<String>,
 }
 
 /// Everything `serve` was told, validated.
@@ -108,6 +113,9 @@ impl ServeArgs {
             let max_body = parse_size("max-body", &text, MAX_BODIES)?;
             config.max_body = usize::try_from(max_body).context("--max-body is too large")?;
         }
+        if let Some(text) = self.cors_origin.or(file.cors_origin) {
+            config.cors_origins = parse_origins(&text)?;
+        }
         let logs = LogSettings {
             format: self
                 .log_format
@@ -126,6 +134,21 @@ impl ServeArgs {
             logs,
         })
     }
+}
+
+/// `--cors-origin`: comma-separated web origins, or `*`.
+fn parse_origins(text: &str) -> anyhow::Result<Vec<String>> {
+    let origins = text
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty());
+    origins
+        .map(|origin| {
+            tracetail_server::cors::check_origin(origin)
+                .map(|()| origin.to_string())
+                .map_err(|error| anyhow::anyhow!("invalid --cors-origin: {error}"))
+        })
+        .collect()
 }
 
 /// Daily log files kept by default: a week.
@@ -224,6 +247,20 @@ mod tests {
         assert_eq!(config.retention_age, Duration::from_secs(7 * 86_400));
         assert_eq!(config.retention_size, 1 << 30);
         assert_eq!(config.max_body, 8 << 20);
+        assert!(config.cors_origins.is_empty());
+    }
+
+    #[test]
+    fn cors_origins_are_a_comma_separated_list() {
+        let args = ServeArgs {
+            cors_origin: Some("http://localhost:5173, https://app.example.com".into()),
+            ..Default::default()
+        };
+        let config = args.resolve().expect("valid").server;
+        assert_eq!(
+            config.cors_origins,
+            ["http://localhost:5173", "https://app.example.com"]
+        );
     }
 
     #[test]
@@ -277,6 +314,13 @@ mod tests {
                     ..Default::default()
                 },
                 "--log-max-files",
+            ),
+            (
+                ServeArgs {
+                    cors_origin: Some("localhost:5173".into()),
+                    ..Default::default()
+                },
+                "--cors-origin",
             ),
         ];
         for (args, flag) in cases {

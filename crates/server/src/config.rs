@@ -45,6 +45,10 @@ pub struct ServerConfig {
     /// The hub's own logs to store as service `tracetail` (see [`crate::own_logs`]).
     /// Default `None`: they are not stored.
     pub own_logs: Option<OwnLogReceiver>,
+    /// Web origins (`https://app.example.com`, or `*` for any) whose pages may call the hub
+    /// from a browser: import `tracetail.js`, stream, query, send (see [`crate::cors`]).
+    /// Default empty: only pages the hub serves itself.
+    pub cors_origins: Vec<String>,
 }
 
 impl ServerConfig {
@@ -62,6 +66,7 @@ impl ServerConfig {
             live_ring_batches: crate::hub::RING_BATCHES,
             tracer_provider: None,
             own_logs: None,
+            cors_origins: Vec::new(),
         }
     }
 }

@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod cors;
 pub mod error;
 mod health;
 pub mod hub;

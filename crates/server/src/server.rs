@@ -32,7 +32,7 @@ use crate::hub::Hub;
 use crate::metrics::{self, Metrics};
 use crate::services::ServiceDirectory;
 use crate::state::AppState;
-use crate::{health, ingest, own_logs, query, services, stream, trace, traces, ui};
+use crate::{cors, health, ingest, own_logs, query, services, stream, trace, traces, ui};
 
 /// How long connections get to finish after shutdown begins.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -147,6 +147,7 @@ impl RunningServer {
 
 /// All routes, with the state they share.
 pub(crate) fn router(state: Arc<AppState>) -> Router {
+    let cors = cors::layer(&state.config.cors_origins);
     Router::new()
         .merge(ingest::routes())
         .merge(stream::routes())
@@ -163,6 +164,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             metrics::count_refusals,
         ))
+        .layer(tower::util::option_layer(cors))
         .layer(middleware::from_fn_with_state(state.clone(), trace::layer))
         .with_state(state)
 }

@@ -38,7 +38,6 @@ export function freePort() {
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
 export class Hub {
-  /** A hub with its own data directory; `heartbeat` and `retry` are `serve` flags. */
   /**
    * A hub of its own that holds only what `tracetail demo` sent it: `count` requests at 20/s,
    * seed 7, `errorRate` of them failing.
@@ -55,12 +54,16 @@ export class Hub {
     return hub;
   }
 
-  static async start({ heartbeat = '15s', retry = '500ms' } = {}) {
+  /**
+   * A hub with its own data directory; `heartbeat` and `retry` are `serve` flags, `args` any
+   * more of them.
+   */
+  static async start({ heartbeat = '15s', retry = '500ms', args = [] } = {}) {
     const hub = new Hub();
     hub.dir = mkdtempSync(join(tmpdir(), 'tracetail-browser-'));
     hub.port = await freePort();
     hub.base = `http://127.0.0.1:${hub.port}`;
-    hub.flags = ['--heartbeat', heartbeat, '--retry', retry];
+    hub.flags = ['--heartbeat', heartbeat, '--retry', retry, ...args];
     await hub.launch();
     return hub;
   }
