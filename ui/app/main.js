@@ -52,8 +52,11 @@ const tail = new TailView(
   },
 );
 const trace = new TraceView(
-  { title: $('trace-id'), waterfall: $('waterfall'), logs: $('trace-logs'), summary: $('trace-summary') },
-  { status },
+  {
+    title: $('trace-id'), waterfall: $('waterfall'), logs: $('trace-logs'), noLogs: $('trace-no-logs'),
+    summary: $('trace-summary'),
+  },
+  { status, onService: (service) => change({ service, openTrace: null }, { push: true }) },
 );
 
 /** Applies a change to the view state, records it in the URL, and shows it. */

@@ -14,20 +14,27 @@ const DATA_RENDER_MS = 100;
 
 export class RowList {
   /**
-   * `viewport` scrolls; `limit` bounds the rows kept (oldest dropped first); `onService` and
-   * `onTrace` are called when a row's service or trace id is chosen.
+   * `viewport` scrolls; `limit` bounds the rows kept (oldest dropped first); `onService` is
+   * called when a row's service is chosen. `cells(event, ms)` builds a row's cells (default
+   * `rowCells`); `compare`, when given, keeps the rows sorted by it rather than by arrival;
+   * `follow` (default true) starts the list following the newest row.
    */
-  constructor(viewport, { limit, newestFirst, onService }) {
+  constructor(viewport, {
+    limit, newestFirst, onService, cells = rowCells, compare = null, follow = true,
+  }) {
     this.viewport = viewport;
     this.limit = limit;
     this.newestFirst = newestFirst;
     this.onService = onService;
+    this.cells = cells;
+    this.compare = compare;
+    this.followAtStart = follow;
     /** Every kept event, oldest first, each `{event, ms}`. */
     this.rows = [];
     this.expandedId = null;
     this.expandedExtra = 0;
     this.focusId = null;
-    this.following = true;
+    this.following = follow;
     this.pendingShift = 0;
     /** Renders on the next frame (scrolling, keys, clicks). */
     this.schedule = onNextFrame(() => this.render());
@@ -48,7 +55,9 @@ export class RowList {
   /** Appends events (oldest first) and drops the oldest beyond the limit. */
   add(events) {
     if (events.length === 0) return;
+    const before = this.rows.length;
     for (const event of events) this.rows.push({ event, ms: parseTime(event.ts) });
+    if (this.compare && !sortedFrom(this.rows, before, this.compare)) this.rows.sort(this.compare);
     const dropped = Math.max(0, this.rows.length - this.limit);
     if (dropped > 0) this.rows.splice(0, dropped);
     // Keep what the reader looks at in place when rows come or go above it.
@@ -62,7 +71,13 @@ export class RowList {
   clear() {
     this.rows = [];
     this.expandedId = null;
-    this.following = true;
+    this.following = this.followAtStart;
+    this.schedule();
+  }
+
+  /** Builds the shown rows' cells again on the next frame (what `cells` shows has changed). */
+  refresh() {
+    for (const node of this.pool) delete node.dataset.id;
     this.schedule();
   }
 
@@ -199,7 +214,7 @@ export class RowList {
     node.classList.toggle('expanded', expanded);
     node.setAttribute('aria-expanded', String(expanded));
     node.tabIndex = focused ? 0 : -1;
-    node.replaceChildren(...rowCells(event, row.ms));
+    node.replaceChildren(...this.cells(event, row.ms));
     if (expanded) node.append(eventDetails(event));
   }
 
@@ -263,6 +278,14 @@ export class RowList {
     const node = this.pool.find((candidate) => !candidate.hidden && candidate.dataset.id === this.focusId);
     if (node) node.focus({ preventScroll: true });
   }
+}
+
+/** Whether `rows` from index `from` on keep the order of `compare` (with the row before). */
+function sortedFrom(rows, from, compare) {
+  for (let index = Math.max(from, 1); index < rows.length; index++) {
+    if (compare(rows[index - 1], rows[index]) > 0) return false;
+  }
+  return true;
 }
 
 /** The cells of a collapsed row. */
