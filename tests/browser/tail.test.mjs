@@ -1,0 +1,72 @@
+// The live tail's state under the reader's actions: a visit to a trace and back.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { randomHex } from './lib/hub.mjs';
+import { connected, openPage, startHubAndBrowser, stopHubAndBrowser } from './lib/browser.mjs';
+
+let hub;
+let browser;
+
+before(async () => ({ hub, browser } = await startHubAndBrowser({ heartbeat: '2s' })));
+after(() => stopHubAndBrowser({ hub, browser }));
+
+/** Events of `run`, `count` of them, message `${run} ${prefix} ${i}`. */
+function events(run, prefix, count, extra = {}) {
+  return Array.from({ length: count }, (_, i) => ({ service: 'frontend', message: `${run} ${prefix} ${i}`, ...extra }));
+}
+
+/** A page showing the live tail of `run`'s events, connected. */
+async function tailOf(run) {
+  const page = await openPage(browser);
+  await page.goto(`${hub.base}/?q=${run}`);
+  await connected(page);
+  return page;
+}
+
+/** Waits until the tail holds `count` rows and has drawn them. */
+async function settled(page, count) {
+  await page.waitForFunction((expected) => {
+    const rows = window.tracetail.tail.rows;
+    return rows.count === expected && !rows.schedule.pending() && rows.dataTimer === null;
+  }, count);
+}
+
+/** The messages the tail holds, oldest first. */
+function heldRows(page) {
+  return page.evaluate(() => window.tracetail.tail.rows.rows.map((row) => row.event.message));
+}
+
+test('back from a trace, the tail keeps its rows, its pause and its held events', async () => {
+  const run = randomHex(4);
+  const traceId = randomHex(16);
+  await hub.sendEvents(events(run, 'stored', 300));
+  const page = await tailOf(run);
+  await hub.sendEvents([...events(run, 'live', 99), { service: 'frontend', message: `${run} traced`, trace_id: traceId }]);
+  await settled(page, 300);
+
+  await page.click('#pause');
+  await hub.sendEvents(events(run, 'held', 1));
+  await page.waitForFunction(() => document.querySelector('#held-count').textContent === '1 held');
+  const before = await heldRows(page);
+
+  await page.locator(`#rows a.trace[href="/trace/${traceId}"]`).click();
+  await page.waitForURL(`${hub.base}/trace/${traceId}?q=${run}`);
+  await page.locator('#trace-logs .row').waitFor();
+  await page.keyboard.press('Escape');
+  await page.waitForURL(`${hub.base}/?q=${run}`);
+
+  // Still paused, with the same rows and the held event still held.
+  await hub.sendEvents(events(run, 'meanwhile', 1));
+  await page.waitForFunction(() => document.querySelector('#held-count').textContent === '2 held');
+  assert.equal(await page.textContent('#pause'), 'Resume');
+  assert.equal(await page.textContent('#row-count'), '300 rows');
+  assert.deepEqual(await heldRows(page), before);
+
+  await page.click('#pause');
+  await settled(page, 302);
+  const after = await heldRows(page);
+  assert.deepEqual(after.slice(-2), [`${run} held 0`, `${run} meanwhile 0`]);
+  assert.equal(new Set(after).size, after.length, 'no event is shown twice');
+  assert.deepEqual(page.problems, []);
+});
