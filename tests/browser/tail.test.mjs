@@ -1,4 +1,5 @@
-// The live tail's state under the reader's actions: a visit to a trace and back.
+// The live tail's state under the reader's actions: a visit to a trace and back, a new row
+// limit.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -68,5 +69,21 @@ test('back from a trace, the tail keeps its rows, its pause and its held events'
   const after = await heldRows(page);
   assert.deepEqual(after.slice(-2), [`${run} held 0`, `${run} meanwhile 0`]);
   assert.equal(new Set(after).size, after.length, 'no event is shown twice');
+  assert.deepEqual(page.problems, []);
+});
+
+test('a smaller row limit updates the row count at once', async () => {
+  const run = randomHex(4);
+  await hub.sendEvents(events(run, 'kept', 300));
+  const page = await tailOf(run);
+  await page.waitForFunction(() => document.querySelector('#row-count').textContent === '200 rows');
+  await hub.sendEvents(events(run, 'live', 50));
+  await page.waitForFunction(() => document.querySelector('#row-count').textContent === '250 rows');
+
+  await page.fill('#limit', '100');
+  await page.press('#limit', 'Enter');
+  await page.waitForURL(/limit=100/);
+  assert.equal(await page.evaluate(() => window.tracetail.tail.rows.count), 100);
+  assert.equal(await page.textContent('#row-count'), '100 rows');
   assert.deepEqual(page.problems, []);
 });

@@ -50,6 +50,7 @@ export class TailView {
     const newestFirst = state.order !== 'asc';
     if (newestFirst !== this.rows.newestFirst) this.rows.setOrder(newestFirst);
     if (state.limit !== this.rows.limit) this.rows.setLimit(state.limit);
+    this.updateCounts();
     const filters = streamFilters(state);
     const key = JSON.stringify(filters);
     if (key !== this.filterKey) {
