@@ -1,5 +1,5 @@
 // The live tail's state under the reader's actions: a visit to a trace and back, a new row
-// limit.
+// limit, an expanded row while events keep arriving.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -85,5 +85,24 @@ test('a smaller row limit updates the row count at once', async () => {
   await page.waitForURL(/limit=100/);
   assert.equal(await page.evaluate(() => window.tracetail.tail.rows.count), 100);
   assert.equal(await page.textContent('#row-count'), '100 rows');
+  assert.deepEqual(page.problems, []);
+});
+
+test('an expanded row stays in place, newest first, while events keep arriving', async () => {
+  const run = randomHex(4);
+  await hub.sendEvents(events(run, 'old', 50));
+  const page = await tailOf(run);
+  await settled(page, 50);
+
+  const row = page.locator('#rows .row.expanded');
+  await page.locator('#rows .row:not([hidden])', { hasText: `${run} old 47` }).click();
+  await row.waitFor();
+  const top = await row.evaluate((node) => node.getBoundingClientRect().top);
+  for (let i = 0; i < 5; i++) {
+    await hub.sendEvents(events(run, `new-${i}`, 6));
+    await settled(page, 56 + 6 * i);
+  }
+  assert.equal(await row.textContent().then((text) => text.includes(`${run} old 47`)), true);
+  assert.equal(await row.evaluate((node) => node.getBoundingClientRect().top), top);
   assert.deepEqual(page.problems, []);
 });

@@ -61,7 +61,7 @@ export class RowList {
     const dropped = Math.max(0, this.rows.length - this.limit);
     if (dropped > 0) this.rows.splice(0, dropped);
     // Keep what the reader looks at in place when rows come or go above it.
-    if (!this.following) {
+    if (!this.pinnedToNewest()) {
       const shift = this.newestFirst ? events.length - Math.min(dropped, events.length) : -dropped;
       this.pendingShift += shift * ROW_HEIGHT;
     }
@@ -95,6 +95,14 @@ export class RowList {
 
   get count() {
     return this.rows.length;
+  }
+
+  /**
+   * Whether the view scrolls along with arriving rows: only while the reader is at the newest
+   * row and has no row expanded (an expanded row stays where it is, under the reader's eyes).
+   */
+  pinnedToNewest() {
+    return this.following && this.expandedId === null;
   }
 
   atNewest() {
@@ -146,7 +154,7 @@ export class RowList {
     const total = this.rows.length * ROW_HEIGHT + this.expandedExtra;
     this.spacer.style.height = `${total}px`;
 
-    if (this.following) {
+    if (this.pinnedToNewest()) {
       viewport.scrollTop = this.newestFirst ? 0 : total;
     } else if (this.pendingShift) {
       viewport.scrollTop += this.pendingShift;
