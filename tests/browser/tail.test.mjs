@@ -1,5 +1,5 @@
 // The live tail's state under the reader's actions: a visit to a trace and back, a new row
-// limit, an expanded row while events keep arriving.
+// limit, an expanded row while events keep arriving, times from another day.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -104,5 +104,31 @@ test('an expanded row stays in place, newest first, while events keep arriving',
   }
   assert.equal(await row.textContent().then((text) => text.includes(`${run} old 47`)), true);
   assert.equal(await row.evaluate((node) => node.getBoundingClientRect().top), top);
+  assert.deepEqual(page.problems, []);
+});
+
+test('a time from another day shows its date and time in full', async () => {
+  const run = randomHex(4);
+  const twoDaysAgo = new Date(Date.now() - 2 * 86400e3);
+  await hub.sendEvents([{ service: 'frontend', message: `${run} old`, ts: twoDaysAgo.toISOString() }]);
+  const page = await tailOf(run);
+  const time = page.locator('#rows .row:not([hidden]) .time');
+  await time.waitFor();
+  const shown = await time.evaluate((node) => ({
+    text: node.textContent, fits: node.scrollWidth <= node.clientWidth,
+  }));
+  const day = await page.evaluate((ms) => {
+    const date = new Date(ms);
+    const two = (n) => String(n).padStart(2, '0');
+    return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}`;
+  }, twoDaysAgo.getTime());
+  assert.match(shown.text, new RegExp(`^${day} \\d\\d:\\d\\d:\\d\\d\\.\\d{3}$`));
+  assert.equal(shown.fits, true, `"${shown.text}" is cut off`);
+  // The header's time column is as wide as the rows'.
+  const widths = await page.evaluate(() => [
+    document.querySelector('#tail-view .columns span').getBoundingClientRect().width,
+    document.querySelector('#rows .row:not([hidden]) .time').getBoundingClientRect().width,
+  ]);
+  assert.equal(widths[0], widths[1]);
   assert.deepEqual(page.problems, []);
 });

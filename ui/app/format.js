@@ -33,9 +33,13 @@ export function clockTime(ms) {
   const date = new Date(ms);
   const time = `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}` +
     `.${String(date.getMilliseconds()).padStart(3, '0')}`;
-  const today = new Date();
-  if (date.toDateString() === today.toDateString()) return time;
+  if (isToday(ms)) return time;
   return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ${time}`;
+}
+
+/** Whether `ms` falls on today's local date. */
+export function isToday(ms) {
+  return new Date(ms).toDateString() === new Date().toDateString();
 }
 
 /** The full local time with the zone, for titles and details. */

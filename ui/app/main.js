@@ -185,7 +185,7 @@ function bindNavigation() {
   });
 }
 
-$('zone').textContent = `Times in ${zoneLabel()}`;
+for (const zone of document.querySelectorAll('.zone')) zone.textContent = `Times in ${zoneLabel()}`;
 bindFilters();
 bindNavigation();
 show();

@@ -2,7 +2,7 @@
 // newest-first or oldest-first, following the newest row only while the reader is there.
 
 import {
-  LEVELS, clockTime, element, eventDetails, fullTime, onNextFrame, parseTime, serviceHue,
+  LEVELS, clockTime, element, eventDetails, fullTime, isToday, onNextFrame, parseTime, serviceHue,
 } from './format.js';
 
 /** Height of a collapsed row in CSS pixels; `--row-height` in style.css must agree. */
@@ -167,9 +167,14 @@ export class RowList {
     const last = Math.min(this.rows.length - 1, first + visible + (this.expandedExtra ? visible : 0));
     // Nodes that already show an event in range keep it; only new rows are built.
     const wanted = new Map();
+    let dated = false;
     for (let position = first; position <= last; position++) {
-      wanted.set(this.rowAt(position).event.id, position);
+      const row = this.rowAt(position);
+      wanted.set(row.event.id, position);
+      dated ||= !isToday(row.ms);
     }
+    // A time not from today carries its date: the time column widens for it (and its header).
+    viewport.parentElement.classList.toggle('dated', dated);
     const free = [];
     const shown = new Map();
     for (const node of this.pool) {
