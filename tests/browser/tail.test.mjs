@@ -1,5 +1,5 @@
 // The live tail's state under the reader's actions: a visit to a trace and back, a new row
-// limit, an expanded row while events keep arriving, times from another day.
+// limit, an expanded row while events keep arriving, times from another day, odd URLs.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -130,5 +130,20 @@ test('a time from another day shows its date and time in full', async () => {
     document.querySelector('#rows .row:not([hidden]) .time').getBoundingClientRect().width,
   ]);
   assert.equal(widths[0], widths[1]);
+  assert.deepEqual(page.problems, []);
+});
+
+test('a URL with an unknown level or a limit out of range shows what the tail applies', async () => {
+  const page = await openPage(browser);
+  await page.goto(`${hub.base}/?level=bogus&limit=5`);
+  await connected(page);
+  assert.equal(await page.inputValue('#level'), '');
+  assert.equal(await page.inputValue('#limit'), '100');
+  assert.equal(await page.evaluate(() => window.tracetail.tail.rows.limit), 100);
+
+  await page.goto(`${hub.base}/?limit=999999999`);
+  await connected(page);
+  assert.equal(await page.inputValue('#limit'), '200000');
+  assert.equal(await page.evaluate(() => window.tracetail.tail.rows.limit), 200000);
   assert.deepEqual(page.problems, []);
 });

@@ -122,3 +122,14 @@ test('a trace from `tracetail demo` shows every stored span of it, with its logs
     await demoHub.stop();
   }
 });
+
+test('a trace URL without a trace id says so instead of showing the tail', async () => {
+  const page = await openPage(browser);
+  await page.goto(`${hub.base}/trace/nothex`);
+  await page.locator('#waterfall [role="alert"]').waitFor();
+  assert.equal(await page.textContent('#waterfall [role="alert"]'),
+    '“nothex” is not a trace id: a trace id is 32 hex digits.');
+  assert.equal(await page.isHidden('#tail-view'), true);
+  assert.equal(await page.isHidden('#trace-no-logs'), true);
+  assert.deepEqual(page.problems, []);
+});

@@ -6,26 +6,37 @@ import { ConnectionStatus } from './status.js';
 import { TailView } from './tail.js';
 import { TraceView } from './trace.js';
 
-/** Rows kept by default; `limit` in the URL changes it. */
+/** Rows kept by default; `limit` in the URL changes it, within `MIN_LIMIT`..`MAX_LIMIT`. */
 const DEFAULT_LIMIT = 10000;
+const MIN_LIMIT = 100;
 const MAX_LIMIT = 200000;
 /** How often the service list is refreshed, ms. */
 const SERVICES_EVERY_MS = 10000;
 
 const $ = (id) => document.getElementById(id);
 
-/** The view state in a URL: filters, order, row limit, and the open trace. */
+/** A row limit typed or linked, within the bounds; `DEFAULT_LIMIT` when not a number. */
+function rowLimit(text) {
+  const limit = Number.parseInt(text || '', 10);
+  if (Number.isNaN(limit)) return DEFAULT_LIMIT;
+  return Math.min(Math.max(limit, MIN_LIMIT), MAX_LIMIT);
+}
+
+/**
+ * The view state in a URL: filters, order, row limit, and the open trace (whatever follows
+ * `/trace/`; the trace view tells when it is no trace id). Unknown levels mean any level.
+ */
 function readState(location) {
   const query = new URLSearchParams(location.search);
-  const limit = Number.parseInt(query.get('limit') || '', 10);
-  const trace = /^\/trace\/([0-9a-fA-F]{32})\/?$/.exec(location.pathname);
+  const trace = /^\/trace\/([^/]+)\/?$/.exec(location.pathname);
+  const level = (query.get('level') || '').toUpperCase();
   return {
     service: query.get('service') || '',
-    level: (query.get('level') || '').toUpperCase(),
+    level: LEVELS.includes(level) ? level : '',
     q: query.get('q') || '',
     trace_id: (query.get('trace_id') || '').toLowerCase(),
     order: query.get('order') === 'asc' ? 'asc' : 'desc',
-    limit: limit > 0 ? Math.min(limit, MAX_LIMIT) : DEFAULT_LIMIT,
+    limit: rowLimit(query.get('limit')),
     openTrace: trace ? trace[1].toLowerCase() : null,
   };
 }
@@ -131,10 +142,7 @@ function bindFilters() {
   $('service').addEventListener('focus', refreshServices);
   $('level').addEventListener('change', () => change({ level: $('level').value }));
   $('order').addEventListener('change', () => change({ order: $('order').value }));
-  $('limit').addEventListener('change', () => {
-    const limit = Number.parseInt($('limit').value, 10);
-    if (limit > 0) change({ limit: Math.min(limit, MAX_LIMIT) });
-  });
+  $('limit').addEventListener('change', () => change({ limit: rowLimit($('limit').value) }));
   let typing = null;
   $('q').addEventListener('input', () => {
     clearTimeout(typing);

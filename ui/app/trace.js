@@ -5,6 +5,9 @@ import { TracetailStream } from '/tracetail.js';
 import { RowList, rowCells } from './rows.js';
 import { duration, element, onNextFrame, parseTime, serviceHue } from './format.js';
 
+/** A trace id as the hub takes it. */
+const TRACE_ID = /^[0-9a-f]{32}$/;
+
 /** Ticks of logs in one span's lane are merged per this share of the trace's duration. */
 const TICK_BIN = 1 / 400;
 
@@ -52,12 +55,26 @@ export class TraceView {
     this.reset(traceId);
     this.elements.title.textContent = traceId;
     this.status.clearBanners();
+    if (!TRACE_ID.test(traceId)) {
+      this.invalid(traceId);
+      return;
+    }
     this.render();
     this.stream = new TracetailStream('/v1/stream', {
       filters: { trace_id: traceId },
       onEvent: (event) => this.received(event),
       onStatus: (status) => this.status.show(status),
     });
+  }
+
+  /** Says that `text` (from the URL) is no trace id, instead of showing an empty trace. */
+  invalid(text) {
+    const { summary, waterfall, noLogs } = this.elements;
+    summary.textContent = 'not a trace id';
+    const message = element('p', 'empty', `“${text}” is not a trace id: a trace id is 32 hex digits.`);
+    message.setAttribute('role', 'alert');
+    waterfall.replaceChildren(message);
+    noLogs.hidden = true;
   }
 
   close() {
