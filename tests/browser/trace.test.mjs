@@ -133,3 +133,20 @@ test('a trace URL without a trace id says so instead of showing the tail', async
   assert.equal(await page.isHidden('#trace-no-logs'), true);
   assert.deepEqual(page.problems, []);
 });
+
+test('in a trace view a service, or a filter changed, leads back to the live tail with it', async () => {
+  const traceId = randomHex(16);
+  await hub.sendOtlp([{ service: 'inventory', message: 'reserved 2 items', traceId, spanId: randomHex(8) }]);
+  const page = await openPage(browser);
+  await page.goto(`${hub.base}/trace/${traceId}`);
+  await page.locator('#trace-logs .row .service').click();
+  await page.waitForURL(`${hub.base}/?service=inventory`);
+  assert.equal(await page.isVisible('#tail-view'), true);
+
+  await page.goBack();
+  await page.waitForURL(`${hub.base}/trace/${traceId}`);
+  await page.selectOption('#level', 'WARN');
+  await page.waitForURL(`${hub.base}/?level=WARN`);
+  assert.equal(await page.isVisible('#tail-view'), true);
+  assert.deepEqual(page.problems, []);
+});

@@ -138,21 +138,23 @@ async function refreshServices() {
 function bindFilters() {
   document.querySelector('form.filters').addEventListener('submit', (submit) => submit.preventDefault());
   for (const level of LEVELS) $('level').append(new Option(`${level} and above`, level));
-  $('service').addEventListener('change', () => change({ service: $('service').value }));
+  // The filters apply to the live tail: changed in a trace view, they go back to it.
+  const filter = (patch) => change({ ...patch, openTrace: null }, { push: state.openTrace !== null });
+  $('service').addEventListener('change', () => filter({ service: $('service').value }));
   $('service').addEventListener('focus', refreshServices);
-  $('level').addEventListener('change', () => change({ level: $('level').value }));
+  $('level').addEventListener('change', () => filter({ level: $('level').value }));
   $('order').addEventListener('change', () => change({ order: $('order').value }));
   $('limit').addEventListener('change', () => change({ limit: rowLimit($('limit').value) }));
   let typing = null;
   $('q').addEventListener('input', () => {
     clearTimeout(typing);
-    typing = setTimeout(() => change({ q: $('q').value.trim() }), 300);
+    typing = setTimeout(() => filter({ q: $('q').value.trim() }), 300);
   });
   $('trace-filter').addEventListener('change', () => {
     const value = $('trace-filter').value.trim().toLowerCase();
     if (value === '' || /^[0-9a-f]{32}$/.test(value)) {
       $('trace-filter').setCustomValidity('');
-      change({ trace_id: value });
+      filter({ trace_id: value });
     } else {
       $('trace-filter').setCustomValidity('a trace id is 32 hex digits');
       $('trace-filter').reportValidity();
@@ -160,7 +162,7 @@ function bindFilters() {
   });
   $('pause').addEventListener('click', () => tail.setPaused(!tail.paused));
   $('clear').addEventListener('click', () => tail.clear());
-  $('reset-filters').addEventListener('click', () => change({ service: '', level: '', q: '', trace_id: '' }));
+  $('reset-filters').addEventListener('click', () => filter({ service: '', level: '', q: '', trace_id: '' }));
 }
 
 function bindNavigation() {
