@@ -150,3 +150,25 @@ test('in a trace view a service, or a filter changed, leads back to the live tai
   assert.equal(await page.isVisible('#tail-view'), true);
   assert.deepEqual(page.problems, []);
 });
+
+test('the services of a trace get hues at least 30 degrees apart', async () => {
+  // Names whose hashed hues lie within a few degrees of each other.
+  const traceId = randomHex(16);
+  const root = randomHex(8);
+  const now = Date.now();
+  await hub.sendSpans(['frontend', 'db', 'gateway', 'users'].map((service, i) => ({
+    service, traceId, spanId: i === 0 ? root : randomHex(8), parentSpanId: i === 0 ? null : root,
+    name: `${service} op`, start: now + i * 5, end: now + i * 5 + 20,
+  })));
+  const page = await openPage(browser);
+  await page.goto(`${hub.base}/trace/${traceId}`);
+  await page.waitForFunction(() => document.querySelectorAll('#waterfall .span-row').length === 4);
+  const hues = await page.$$eval('#waterfall .span-row', (rows) => rows.map((row) => Number(row.style.getPropertyValue('--hue'))));
+  for (const [i, a] of hues.entries()) {
+    for (const b of hues.slice(i + 1)) {
+      const apart = Math.min(Math.abs(a - b), 360 - Math.abs(a - b));
+      assert.ok(apart >= 30, `hues ${hues.join(', ')}: ${a} and ${b} are ${apart}° apart`);
+    }
+  }
+  assert.deepEqual(page.problems, []);
+});
