@@ -54,6 +54,8 @@ test('back from a trace, the tail keeps its rows, its pause and its held events'
   await page.locator(`#rows a.trace[href="/trace/${traceId}"]`).click();
   await page.waitForURL(`${hub.base}/trace/${traceId}?q=${run}`);
   await page.locator('#trace-logs .row').waitFor();
+  // The same link clicked again, as a double click may: the trace view is shown once more.
+  await page.evaluate((id) => document.querySelector(`#rows a.trace[href="/trace/${id}"]`).click(), traceId);
   await page.keyboard.press('Escape');
   await page.waitForURL(`${hub.base}/?q=${run}`);
 

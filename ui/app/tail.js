@@ -138,7 +138,7 @@ export class TailView {
     this.generation += 1;
     if (this.stream) this.stream.close();
     // Still loading history: nothing to resume from, so the next `apply` starts afresh.
-    if (!this.stream) this.filterKey = null;
+    if (!this.stream && !this.stopped) this.filterKey = null;
     this.stream = null;
     this.stopped = true;
   }
