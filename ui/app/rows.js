@@ -77,7 +77,7 @@ export class RowList {
 
   /** Builds the shown rows' cells again on the next frame (what `cells` shows has changed). */
   refresh() {
-    for (const node of this.pool) delete node.dataset.id;
+    for (const node of this.pool) node.stale = true;
     this.schedule();
   }
 
@@ -219,10 +219,11 @@ export class RowList {
   fill(node, row, expanded) {
     const event = row.event;
     const focused = event.id === this.focusId;
-    if (node.dataset.id === event.id && node.classList.contains('expanded') === expanded) {
+    if (!node.stale && node.dataset.id === event.id && node.classList.contains('expanded') === expanded) {
       node.tabIndex = focused ? 0 : -1;
       return;
     }
+    node.stale = false;
     node.dataset.id = event.id;
     node.classList.toggle('expanded', expanded);
     node.setAttribute('aria-expanded', String(expanded));
