@@ -90,22 +90,36 @@ test('a smaller row limit updates the row count at once', async () => {
   assert.deepEqual(page.problems, []);
 });
 
-test('an expanded row stays in place, newest first, while events keep arriving', async () => {
+test('a row the reader expands or focuses stays in place, newest first, while events arrive', async () => {
   const run = randomHex(4);
   await hub.sendEvents(events(run, 'old', 50));
   const page = await tailOf(run);
   await settled(page, 50);
+  let count = 50;
+  /** Sends 30 events, drawn in five batches; whether `row` kept its place on screen. */
+  const keepsPlace = async (row) => {
+    const top = await row.evaluate((node) => node.getBoundingClientRect().top);
+    for (let batch = 0; batch < 5; batch++) {
+      await hub.sendEvents(events(run, `new-${count}`, 6));
+      count += 6;
+      await settled(page, count);
+    }
+    return (await row.evaluate((node) => node.getBoundingClientRect().top)) === top;
+  };
 
-  const row = page.locator('#rows .row.expanded');
+  const expanded = page.locator('#rows .row.expanded');
   await page.locator('#rows .row:not([hidden])', { hasText: `${run} old 47` }).click();
-  await row.waitFor();
-  const top = await row.evaluate((node) => node.getBoundingClientRect().top);
-  for (let i = 0; i < 5; i++) {
-    await hub.sendEvents(events(run, `new-${i}`, 6));
-    await settled(page, 56 + 6 * i);
-  }
-  assert.equal(await row.textContent().then((text) => text.includes(`${run} old 47`)), true);
-  assert.equal(await row.evaluate((node) => node.getBoundingClientRect().top), top);
+  await expanded.waitFor();
+  assert.equal(await keepsPlace(expanded), true, 'the expanded row moved');
+  assert.match(await expanded.textContent(), new RegExp(`${run} old 47`));
+
+  // Collapsed, then the newest row focused with the keyboard.
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Home');
+  const focused = page.locator('#rows .row:focus');
+  const newest = await focused.locator('.message').textContent();
+  assert.equal(await keepsPlace(focused), true, 'the focused row moved');
+  assert.equal(await focused.locator('.message').textContent(), newest);
   assert.deepEqual(page.problems, []);
 });
 

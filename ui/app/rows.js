@@ -99,10 +99,12 @@ export class RowList {
 
   /**
    * Whether the view scrolls along with arriving rows: only while the reader is at the newest
-   * row and has no row expanded (an expanded row stays where it is, under the reader's eyes).
+   * row, has no row expanded and no row focused (a row the reader works with stays where it is,
+   * under the reader's eyes).
    */
   pinnedToNewest() {
-    return this.following && this.expandedId === null;
+    const rowFocused = document.activeElement && document.activeElement.parentElement === this.spacer;
+    return this.following && this.expandedId === null && !rowFocused;
   }
 
   atNewest() {
