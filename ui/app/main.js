@@ -64,8 +64,8 @@ const tail = new TailView(
 );
 const trace = new TraceView(
   {
-    title: $('trace-id'), waterfall: $('waterfall'), logs: $('trace-logs'), noLogs: $('trace-no-logs'),
-    summary: $('trace-summary'),
+    title: $('trace-id'), waterfall: $('waterfall'), logs: $('trace-logs'),
+    noLogs: $('trace-no-logs'), summary: $('trace-summary'),
   },
   { status, onService: (service) => change({ service, openTrace: null }, { push: true }) },
 );
@@ -139,7 +139,9 @@ function bindFilters() {
   document.querySelector('form.filters').addEventListener('submit', (submit) => submit.preventDefault());
   for (const level of LEVELS) $('level').append(new Option(`${level} and above`, level));
   // The filters apply to the live tail: changed in a trace view, they go back to it.
-  const filter = (patch) => change({ ...patch, openTrace: null }, { push: state.openTrace !== null });
+  const filter = (patch) => {
+    change({ ...patch, openTrace: null }, { push: state.openTrace !== null });
+  };
   $('service').addEventListener('change', () => filter({ service: $('service').value }));
   $('service').addEventListener('focus', refreshServices);
   $('level').addEventListener('change', () => filter({ level: $('level').value }));
@@ -162,7 +164,9 @@ function bindFilters() {
   });
   $('pause').addEventListener('click', () => tail.setPaused(!tail.paused));
   $('clear').addEventListener('click', () => tail.clear());
-  $('reset-filters').addEventListener('click', () => filter({ service: '', level: '', q: '', trace_id: '' }));
+  $('reset-filters').addEventListener('click', () => {
+    filter({ service: '', level: '', q: '', trace_id: '' });
+  });
 }
 
 function bindNavigation() {

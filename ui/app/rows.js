@@ -103,7 +103,8 @@ export class RowList {
    * under the reader's eyes).
    */
   pinnedToNewest() {
-    const rowFocused = document.activeElement && document.activeElement.parentElement === this.spacer;
+    const focused = document.activeElement;
+    const rowFocused = focused !== null && focused.parentElement === this.spacer;
     return this.following && this.expandedId === null && !rowFocused;
   }
 

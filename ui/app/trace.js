@@ -71,7 +71,8 @@ export class TraceView {
   invalid(text) {
     const { summary, waterfall, noLogs } = this.elements;
     summary.textContent = 'not a trace id';
-    const message = element('p', 'empty', `“${text}” is not a trace id: a trace id is 32 hex digits.`);
+    const message = element('p', 'empty',
+      `“${text}” is not a trace id: a trace id is 32 hex digits.`);
     message.setAttribute('role', 'alert');
     waterfall.replaceChildren(message);
     noLogs.hidden = true;
@@ -118,7 +119,8 @@ export class TraceView {
   render() {
     const { summary } = this.elements;
     const logs = this.logIds.size;
-    summary.textContent = `${this.spans.size} spans · ${logs} logs · ${this.services.size} services`;
+    summary.textContent =
+      `${this.spans.size} spans · ${logs} logs · ${this.services.size} services`;
     this.rows.add(this.incoming);
     this.incoming = [];
     this.elements.noLogs.hidden = logs > 0;
