@@ -122,3 +122,53 @@ test('a trace from `tracetail demo` shows every stored span of it, with its logs
     await demoHub.stop();
   }
 });
+
+test('a trace URL without a trace id says so instead of showing the tail', async () => {
+  const page = await openPage(browser);
+  await page.goto(`${hub.base}/trace/nothex`);
+  await page.locator('#waterfall [role="alert"]').waitFor();
+  assert.equal(await page.textContent('#waterfall [role="alert"]'),
+    '“nothex” is not a trace id: a trace id is 32 hex digits.');
+  assert.equal(await page.isHidden('#tail-view'), true);
+  assert.equal(await page.isHidden('#trace-no-logs'), true);
+  assert.deepEqual(page.problems, []);
+});
+
+test('in a trace view a service, or a filter changed, leads back to the live tail with it', async () => {
+  const traceId = randomHex(16);
+  await hub.sendOtlp([{ service: 'inventory', message: 'reserved 2 items', traceId, spanId: randomHex(8) }]);
+  const page = await openPage(browser);
+  await page.goto(`${hub.base}/trace/${traceId}`);
+  await page.locator('#trace-logs .row .service').click();
+  await page.waitForURL(`${hub.base}/?service=inventory`);
+  assert.equal(await page.isVisible('#tail-view'), true);
+
+  await page.goBack();
+  await page.waitForURL(`${hub.base}/trace/${traceId}`);
+  await page.selectOption('#level', 'WARN');
+  await page.waitForURL(`${hub.base}/?level=WARN`);
+  assert.equal(await page.isVisible('#tail-view'), true);
+  assert.deepEqual(page.problems, []);
+});
+
+test('the services of a trace get hues at least 30 degrees apart', async () => {
+  // Names whose hashed hues lie within a few degrees of each other.
+  const traceId = randomHex(16);
+  const root = randomHex(8);
+  const now = Date.now();
+  await hub.sendSpans(['frontend', 'db', 'gateway', 'users'].map((service, i) => ({
+    service, traceId, spanId: i === 0 ? root : randomHex(8), parentSpanId: i === 0 ? null : root,
+    name: `${service} op`, start: now + i * 5, end: now + i * 5 + 20,
+  })));
+  const page = await openPage(browser);
+  await page.goto(`${hub.base}/trace/${traceId}`);
+  await page.waitForFunction(() => document.querySelectorAll('#waterfall .span-row').length === 4);
+  const hues = await page.$$eval('#waterfall .span-row', (rows) => rows.map((row) => Number(row.style.getPropertyValue('--hue'))));
+  for (const [i, a] of hues.entries()) {
+    for (const b of hues.slice(i + 1)) {
+      const apart = Math.min(Math.abs(a - b), 360 - Math.abs(a - b));
+      assert.ok(apart >= 30, `hues ${hues.join(', ')}: ${a} and ${b} are ${apart}° apart`);
+    }
+  }
+  assert.deepEqual(page.problems, []);
+});

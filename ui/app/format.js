@@ -33,9 +33,13 @@ export function clockTime(ms) {
   const date = new Date(ms);
   const time = `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}` +
     `.${String(date.getMilliseconds()).padStart(3, '0')}`;
-  const today = new Date();
-  if (date.toDateString() === today.toDateString()) return time;
+  if (isToday(ms)) return time;
   return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ${time}`;
+}
+
+/** Whether `ms` falls on today's local date. */
+export function isToday(ms) {
+  return new Date(ms).toDateString() === new Date().toDateString();
 }
 
 /** The full local time with the zone, for titles and details. */
@@ -48,14 +52,44 @@ export function fullTime(ms, original) {
     `.${fraction} ${zoneLabel(date)}`;
 }
 
-/** A stable hue per service name, so a service keeps its colour everywhere. */
+/** Hues closer than this, in degrees, are hard to tell apart. */
+const HUE_GAP = 30;
+/** The hue of each service seen on this page. */
+const hues = new Map();
+
+/**
+ * The hue of a service, the same everywhere on the page. A service's first choice comes from a
+ * hash of its name; when that is within `HUE_GAP` of a service seen before, it takes the hue
+ * farthest from all of them instead, so the services on a page differ visibly.
+ */
 export function serviceHue(name) {
+  if (hues.has(name)) return hues.get(name);
+  let hue = nameHash(name) % 360;
+  if ([...hues.values()].some((taken) => hueDistance(hue, taken) < HUE_GAP)) {
+    let farthest = -1;
+    for (let candidate = 0; candidate < 360; candidate++) {
+      const nearest = Math.min(...[...hues.values()].map((taken) => hueDistance(candidate, taken)));
+      if (nearest > farthest) [hue, farthest] = [candidate, nearest];
+    }
+  }
+  hues.set(name, hue);
+  return hue;
+}
+
+/** FNV-1a of `text`, as an unsigned 32-bit number. */
+function nameHash(text) {
   let hash = 2166136261;
-  for (let i = 0; i < name.length; i++) {
-    hash ^= name.charCodeAt(i);
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
     hash = Math.imul(hash, 16777619);
   }
-  return (hash >>> 0) % 360;
+  return hash >>> 0;
+}
+
+/** Degrees between two hues around the colour wheel. */
+function hueDistance(a, b) {
+  const apart = Math.abs(a - b) % 360;
+  return Math.min(apart, 360 - apart);
 }
 
 /** `1.25 s`, `310 ms`, `42 µs`. */

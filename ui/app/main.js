@@ -6,26 +6,37 @@ import { ConnectionStatus } from './status.js';
 import { TailView } from './tail.js';
 import { TraceView } from './trace.js';
 
-/** Rows kept by default; `limit` in the URL changes it. */
+/** Rows kept by default; `limit` in the URL changes it, within `MIN_LIMIT`..`MAX_LIMIT`. */
 const DEFAULT_LIMIT = 10000;
+const MIN_LIMIT = 100;
 const MAX_LIMIT = 200000;
 /** How often the service list is refreshed, ms. */
 const SERVICES_EVERY_MS = 10000;
 
 const $ = (id) => document.getElementById(id);
 
-/** The view state in a URL: filters, order, row limit, and the open trace. */
+/** A row limit typed or linked, within the bounds; `DEFAULT_LIMIT` when not a number. */
+function rowLimit(text) {
+  const limit = Number.parseInt(text || '', 10);
+  if (Number.isNaN(limit)) return DEFAULT_LIMIT;
+  return Math.min(Math.max(limit, MIN_LIMIT), MAX_LIMIT);
+}
+
+/**
+ * The view state in a URL: filters, order, row limit, and the open trace (whatever follows
+ * `/trace/`; the trace view tells when it is no trace id). Unknown levels mean any level.
+ */
 function readState(location) {
   const query = new URLSearchParams(location.search);
-  const limit = Number.parseInt(query.get('limit') || '', 10);
-  const trace = /^\/trace\/([0-9a-fA-F]{32})\/?$/.exec(location.pathname);
+  const trace = /^\/trace\/([^/]+)\/?$/.exec(location.pathname);
+  const level = (query.get('level') || '').toUpperCase();
   return {
     service: query.get('service') || '',
-    level: (query.get('level') || '').toUpperCase(),
+    level: LEVELS.includes(level) ? level : '',
     q: query.get('q') || '',
     trace_id: (query.get('trace_id') || '').toLowerCase(),
     order: query.get('order') === 'asc' ? 'asc' : 'desc',
-    limit: limit > 0 ? Math.min(limit, MAX_LIMIT) : DEFAULT_LIMIT,
+    limit: rowLimit(query.get('limit')),
     openTrace: trace ? trace[1].toLowerCase() : null,
   };
 }
@@ -52,8 +63,11 @@ const tail = new TailView(
   },
 );
 const trace = new TraceView(
-  { title: $('trace-id'), waterfall: $('waterfall'), logs: $('trace-logs'), summary: $('trace-summary') },
-  { status },
+  {
+    title: $('trace-id'), waterfall: $('waterfall'), logs: $('trace-logs'),
+    noLogs: $('trace-no-logs'), summary: $('trace-summary'),
+  },
+  { status, onService: (service) => change({ service, openTrace: null }, { push: true }) },
 );
 
 /** Applies a change to the view state, records it in the URL, and shows it. */
@@ -124,24 +138,25 @@ async function refreshServices() {
 function bindFilters() {
   document.querySelector('form.filters').addEventListener('submit', (submit) => submit.preventDefault());
   for (const level of LEVELS) $('level').append(new Option(`${level} and above`, level));
-  $('service').addEventListener('change', () => change({ service: $('service').value }));
+  // The filters apply to the live tail: changed in a trace view, they go back to it.
+  const filter = (patch) => {
+    change({ ...patch, openTrace: null }, { push: state.openTrace !== null });
+  };
+  $('service').addEventListener('change', () => filter({ service: $('service').value }));
   $('service').addEventListener('focus', refreshServices);
-  $('level').addEventListener('change', () => change({ level: $('level').value }));
+  $('level').addEventListener('change', () => filter({ level: $('level').value }));
   $('order').addEventListener('change', () => change({ order: $('order').value }));
-  $('limit').addEventListener('change', () => {
-    const limit = Number.parseInt($('limit').value, 10);
-    if (limit > 0) change({ limit: Math.min(limit, MAX_LIMIT) });
-  });
+  $('limit').addEventListener('change', () => change({ limit: rowLimit($('limit').value) }));
   let typing = null;
   $('q').addEventListener('input', () => {
     clearTimeout(typing);
-    typing = setTimeout(() => change({ q: $('q').value.trim() }), 300);
+    typing = setTimeout(() => filter({ q: $('q').value.trim() }), 300);
   });
   $('trace-filter').addEventListener('change', () => {
     const value = $('trace-filter').value.trim().toLowerCase();
     if (value === '' || /^[0-9a-f]{32}$/.test(value)) {
       $('trace-filter').setCustomValidity('');
-      change({ trace_id: value });
+      filter({ trace_id: value });
     } else {
       $('trace-filter').setCustomValidity('a trace id is 32 hex digits');
       $('trace-filter').reportValidity();
@@ -149,7 +164,9 @@ function bindFilters() {
   });
   $('pause').addEventListener('click', () => tail.setPaused(!tail.paused));
   $('clear').addEventListener('click', () => tail.clear());
-  $('reset-filters').addEventListener('click', () => change({ service: '', level: '', q: '', trace_id: '' }));
+  $('reset-filters').addEventListener('click', () => {
+    filter({ service: '', level: '', q: '', trace_id: '' });
+  });
 }
 
 function bindNavigation() {
@@ -182,7 +199,7 @@ function bindNavigation() {
   });
 }
 
-$('zone').textContent = `Times in ${zoneLabel()}`;
+for (const zone of document.querySelectorAll('.zone')) zone.textContent = `Times in ${zoneLabel()}`;
 bindFilters();
 bindNavigation();
 show();

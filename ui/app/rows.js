@@ -2,7 +2,7 @@
 // newest-first or oldest-first, following the newest row only while the reader is there.
 
 import {
-  LEVELS, clockTime, element, eventDetails, fullTime, onNextFrame, parseTime, serviceHue,
+  LEVELS, clockTime, element, eventDetails, fullTime, isToday, onNextFrame, parseTime, serviceHue,
 } from './format.js';
 
 /** Height of a collapsed row in CSS pixels; `--row-height` in style.css must agree. */
@@ -14,20 +14,27 @@ const DATA_RENDER_MS = 100;
 
 export class RowList {
   /**
-   * `viewport` scrolls; `limit` bounds the rows kept (oldest dropped first); `onService` and
-   * `onTrace` are called when a row's service or trace id is chosen.
+   * `viewport` scrolls; `limit` bounds the rows kept (oldest dropped first); `onService` is
+   * called when a row's service is chosen. `cells(event, ms)` builds a row's cells (default
+   * `rowCells`); `compare`, when given, keeps the rows sorted by it rather than by arrival;
+   * `follow` (default true) starts the list following the newest row.
    */
-  constructor(viewport, { limit, newestFirst, onService }) {
+  constructor(viewport, {
+    limit, newestFirst, onService, cells = rowCells, compare = null, follow = true,
+  }) {
     this.viewport = viewport;
     this.limit = limit;
     this.newestFirst = newestFirst;
     this.onService = onService;
+    this.cells = cells;
+    this.compare = compare;
+    this.followAtStart = follow;
     /** Every kept event, oldest first, each `{event, ms}`. */
     this.rows = [];
     this.expandedId = null;
     this.expandedExtra = 0;
     this.focusId = null;
-    this.following = true;
+    this.following = follow;
     this.pendingShift = 0;
     /** Renders on the next frame (scrolling, keys, clicks). */
     this.schedule = onNextFrame(() => this.render());
@@ -48,11 +55,13 @@ export class RowList {
   /** Appends events (oldest first) and drops the oldest beyond the limit. */
   add(events) {
     if (events.length === 0) return;
+    const before = this.rows.length;
     for (const event of events) this.rows.push({ event, ms: parseTime(event.ts) });
+    if (this.compare && !sortedFrom(this.rows, before, this.compare)) this.rows.sort(this.compare);
     const dropped = Math.max(0, this.rows.length - this.limit);
     if (dropped > 0) this.rows.splice(0, dropped);
     // Keep what the reader looks at in place when rows come or go above it.
-    if (!this.following) {
+    if (!this.pinnedToNewest()) {
       const shift = this.newestFirst ? events.length - Math.min(dropped, events.length) : -dropped;
       this.pendingShift += shift * ROW_HEIGHT;
     }
@@ -62,7 +71,13 @@ export class RowList {
   clear() {
     this.rows = [];
     this.expandedId = null;
-    this.following = true;
+    this.following = this.followAtStart;
+    this.schedule();
+  }
+
+  /** Builds the shown rows' cells again on the next frame (what `cells` shows has changed). */
+  refresh() {
+    for (const node of this.pool) node.stale = true;
     this.schedule();
   }
 
@@ -80,6 +95,17 @@ export class RowList {
 
   get count() {
     return this.rows.length;
+  }
+
+  /**
+   * Whether the view scrolls along with arriving rows: only while the reader is at the newest
+   * row, has no row expanded and no row focused (a row the reader works with stays where it is,
+   * under the reader's eyes).
+   */
+  pinnedToNewest() {
+    const focused = document.activeElement;
+    const rowFocused = focused !== null && focused.parentElement === this.spacer;
+    return this.following && this.expandedId === null && !rowFocused;
   }
 
   atNewest() {
@@ -131,7 +157,7 @@ export class RowList {
     const total = this.rows.length * ROW_HEIGHT + this.expandedExtra;
     this.spacer.style.height = `${total}px`;
 
-    if (this.following) {
+    if (this.pinnedToNewest()) {
       viewport.scrollTop = this.newestFirst ? 0 : total;
     } else if (this.pendingShift) {
       viewport.scrollTop += this.pendingShift;
@@ -144,9 +170,14 @@ export class RowList {
     const last = Math.min(this.rows.length - 1, first + visible + (this.expandedExtra ? visible : 0));
     // Nodes that already show an event in range keep it; only new rows are built.
     const wanted = new Map();
+    let dated = false;
     for (let position = first; position <= last; position++) {
-      wanted.set(this.rowAt(position).event.id, position);
+      const row = this.rowAt(position);
+      wanted.set(row.event.id, position);
+      dated ||= !isToday(row.ms);
     }
+    // A time not from today carries its date: the time column widens for it (and its header).
+    viewport.parentElement.classList.toggle('dated', dated);
     const free = [];
     const shown = new Map();
     for (const node of this.pool) {
@@ -191,15 +222,16 @@ export class RowList {
   fill(node, row, expanded) {
     const event = row.event;
     const focused = event.id === this.focusId;
-    if (node.dataset.id === event.id && node.classList.contains('expanded') === expanded) {
+    if (!node.stale && node.dataset.id === event.id && node.classList.contains('expanded') === expanded) {
       node.tabIndex = focused ? 0 : -1;
       return;
     }
+    node.stale = false;
     node.dataset.id = event.id;
     node.classList.toggle('expanded', expanded);
     node.setAttribute('aria-expanded', String(expanded));
     node.tabIndex = focused ? 0 : -1;
-    node.replaceChildren(...rowCells(event, row.ms));
+    node.replaceChildren(...this.cells(event, row.ms));
     if (expanded) node.append(eventDetails(event));
   }
 
@@ -263,6 +295,14 @@ export class RowList {
     const node = this.pool.find((candidate) => !candidate.hidden && candidate.dataset.id === this.focusId);
     if (node) node.focus({ preventScroll: true });
   }
+}
+
+/** Whether `rows` from index `from` on keep the order of `compare` (with the row before). */
+function sortedFrom(rows, from, compare) {
+  for (let index = Math.max(from, 1); index < rows.length; index++) {
+    if (compare(rows[index - 1], rows[index]) > 0) return false;
+  }
+  return true;
 }
 
 /** The cells of a collapsed row. */

@@ -29,6 +29,10 @@ export class TailView {
     this.heldTotal = 0;
     this.incoming = [];
     this.filterKey = null;
+    /** Set by `stop`: `apply` with the same filters resumes after `lastId`. */
+    this.stopped = false;
+    this.lastId = null;
+    this.startFrom = {};
     /** Hands the events of one frame to the rows at once, then updates the counts. */
     this.scheduleFlush = onNextFrame(() => {
       this.rows.add(this.incoming);
@@ -37,20 +41,33 @@ export class TailView {
     });
   }
 
-  /** Shows `state`'s filters; restarts the stream only when they changed. */
+  /**
+   * Shows `state`'s filters; restarts the stream only when they changed. After `stop` with the
+   * same filters the stream resumes after the last event received: rows, pause and held events
+   * stay as they were.
+   */
   apply(state) {
-    this.rows.setOrder(state.order !== 'asc');
+    const newestFirst = state.order !== 'asc';
+    if (newestFirst !== this.rows.newestFirst) this.rows.setOrder(newestFirst);
     if (state.limit !== this.rows.limit) this.rows.setLimit(state.limit);
-    const key = JSON.stringify(streamFilters(state));
-    if (key === this.filterKey) return;
-    this.filterKey = key;
-    this.restart(streamFilters(state));
+    this.updateCounts();
+    const filters = streamFilters(state);
+    const key = JSON.stringify(filters);
+    if (key !== this.filterKey) {
+      this.filterKey = key;
+      this.restart(filters);
+    } else if (this.stopped) {
+      this.generation += 1;
+      this.connect(filters, this.lastId ? { lastEventId: this.lastId } : this.startFrom);
+    }
   }
 
   async restart(filters) {
     const generation = ++this.generation;
     if (this.stream) this.stream.close();
     this.stream = null;
+    this.stopped = false;
+    this.lastId = null;
     this.rows.clear();
     this.held = [];
     this.heldTotal = 0;
@@ -62,19 +79,27 @@ export class TailView {
     if (generation !== this.generation) return;
     const events = history ? history.events.slice().reverse() : [];
     this.rows.add(events);
-    const options = { filters: { ...filters } };
+    this.startFrom = {};
     if (events.length > 0) {
-      options.lastEventId = events[events.length - 1].id;
+      this.lastId = events[events.length - 1].id;
     } else if (history && history.next === null) {
       // Nothing matching is stored: replay from the start catches what arrived meanwhile.
-      options.filters.since = '0';
+      this.startFrom = { since: '0' };
     }
+    this.connect(filters, this.lastId ? { lastEventId: this.lastId } : this.startFrom);
+    this.updateCounts();
+  }
+
+  /** Opens the stream of `filters`, from `lastEventId` or with extra filters (`since`). */
+  connect(filters, { lastEventId, ...from }) {
+    this.stopped = false;
+    const options = { filters: { ...filters, ...from } };
+    if (lastEventId) options.lastEventId = lastEventId;
     this.stream = new TracetailStream('/v1/stream', {
       ...options,
       onEvent: (event) => this.received(event),
       onStatus: (status) => this.status.show(status),
     });
-    this.updateCounts();
   }
 
   async history(filters) {
@@ -96,6 +121,7 @@ export class TailView {
     }
     if (message.type !== 'log') return;
     const event = message.json();
+    this.lastId = event.id;
     if (this.paused) {
       this.held.push(event);
       this.heldTotal += 1;
@@ -107,12 +133,14 @@ export class TailView {
     this.scheduleFlush();
   }
 
-  /** Stops the stream (the view is hidden); `apply` starts it again. */
+  /** Stops the stream (the view is hidden); `apply` resumes it. */
   stop() {
     this.generation += 1;
     if (this.stream) this.stream.close();
+    // Still loading history: nothing to resume from, so the next `apply` starts afresh.
+    if (!this.stream && !this.stopped) this.filterKey = null;
     this.stream = null;
-    this.filterKey = null;
+    this.stopped = true;
   }
 
   setPaused(paused) {

@@ -2,31 +2,50 @@
 // `trace_id` stream (the hub replays the whole stored trace first, then continues live).
 
 import { TracetailStream } from '/tracetail.js';
-import { rowCells } from './rows.js';
-import { duration, element, eventDetails, onNextFrame, parseTime, serviceHue } from './format.js';
+import { RowList, rowCells } from './rows.js';
+import { duration, element, onNextFrame, parseTime, serviceHue } from './format.js';
+
+/** A trace id as the hub takes it. */
+const TRACE_ID = /^[0-9a-f]{32}$/;
+
+/** Ticks of logs in one span's lane are merged per this share of the trace's duration. */
+const TICK_BIN = 1 / 400;
 
 export class TraceView {
-  /** `elements`: `title`, `waterfall`, `logs`, `summary`; `status`: the `ConnectionStatus`. */
-  constructor(elements, { status }) {
+  /**
+   * `elements`: `title`, `waterfall`, `logs` (the scrolling log list), `noLogs` (shown while
+   * there are none), `summary`; `status`: the
+   * `ConnectionStatus`; `onService` shows the live tail of a service.
+   */
+  constructor(elements, { status, onService }) {
     this.elements = elements;
     this.status = status;
     this.stream = null;
+    this.rows = new RowList(elements.logs, {
+      limit: Infinity,
+      newestFirst: false,
+      follow: false,
+      onService,
+      cells: (event, ms) => this.cells(event, ms),
+      compare: (a, b) => a.ms - b.ms || compareIds(a.event.id, b.event.id),
+    });
     this.schedule = onNextFrame(() => this.render());
     this.reset(null);
-    elements.logs.addEventListener('click', (click) => this.clicked(click));
-    elements.logs.addEventListener('keydown', (key) => {
-      if ((key.key === 'Enter' || key.key === ' ') && key.target.classList.contains('row')) {
-        key.preventDefault();
-        this.toggle(key.target);
-      }
-    });
   }
 
   reset(traceId) {
     this.traceId = traceId;
     this.spans = new Map();
-    this.logs = [];
     this.logIds = new Set();
+    this.services = new Set();
+    /** Logs by span id, for the ticks in the span lanes. */
+    this.logsBySpan = new Map();
+    /** Logs not yet handed to the rows, and what of the waterfall must be drawn again. */
+    this.incoming = [];
+    this.spansChanged = true;
+    this.changedLanes = new Set();
+    this.lanes = new Map();
+    this.rows.clear();
   }
 
   /** Shows trace `traceId` (32 hex), live. */
@@ -36,12 +55,27 @@ export class TraceView {
     this.reset(traceId);
     this.elements.title.textContent = traceId;
     this.status.clearBanners();
+    if (!TRACE_ID.test(traceId)) {
+      this.invalid(traceId);
+      return;
+    }
     this.render();
     this.stream = new TracetailStream('/v1/stream', {
       filters: { trace_id: traceId },
       onEvent: (event) => this.received(event),
       onStatus: (status) => this.status.show(status),
     });
+  }
+
+  /** Says that `text` (from the URL) is no trace id, instead of showing an empty trace. */
+  invalid(text) {
+    const { summary, waterfall, noLogs } = this.elements;
+    summary.textContent = 'not a trace id';
+    const message = element('p', 'empty',
+      `“${text}” is not a trace id: a trace id is 32 hex digits.`);
+    message.setAttribute('role', 'alert');
+    waterfall.replaceChildren(message);
+    noLogs.hidden = true;
   }
 
   close() {
@@ -55,37 +89,57 @@ export class TraceView {
     else if (message.type === 'gap') this.status.gap(message.json());
   }
 
-  /** Adds one log event (event JSON of the wire contract). */
+  /** Adds one log event (event JSON of the wire contract); shown on the next frame. */
   addLog(event) {
     if (this.logIds.has(event.id)) return;
     this.logIds.add(event.id);
-    this.logs.push({ event, ms: parseTime(event.ts) });
+    this.services.add(event.service);
+    this.incoming.push(event);
+    if (event.span_id) {
+      if (!this.logsBySpan.has(event.span_id)) this.logsBySpan.set(event.span_id, []);
+      this.logsBySpan.get(event.span_id).push({ event, ms: parseTime(event.ts) });
+      this.changedLanes.add(event.span_id);
+    }
     this.schedule();
   }
 
-  /** Adds or replaces one span (span JSON of the wire contract). */
+  /** Adds or replaces one span (span JSON of the wire contract); shown on the next frame. */
   addSpan(span) {
     this.spans.set(span.span_id, {
       span,
       start: parseTime(span.start),
       end: parseTime(span.end),
     });
+    this.services.add(span.service);
+    this.spansChanged = true;
     this.schedule();
   }
 
+  /** Draws what changed since the last frame: new log rows, new spans, new ticks. */
   render() {
-    this.logs.sort((a, b) => a.ms - b.ms || compareIds(a.event.id, b.event.id));
-    const services = new Set([...this.spans.values()].map((entry) => entry.span.service));
-    for (const { event } of this.logs) services.add(event.service);
     const { summary } = this.elements;
-    summary.textContent = `${this.spans.size} spans · ${this.logs.length} logs · ` +
-      `${services.size} services`;
-    this.renderWaterfall();
-    this.renderLogs();
+    const logs = this.logIds.size;
+    summary.textContent =
+      `${this.spans.size} spans · ${logs} logs · ${this.services.size} services`;
+    this.rows.add(this.incoming);
+    this.incoming = [];
+    this.elements.noLogs.hidden = logs > 0;
+
+    if (this.spansChanged) {
+      // Log rows name their span: a new span can rename rows already shown.
+      this.rows.refresh();
+      this.renderWaterfall();
+    } else {
+      for (const spanId of this.changedLanes) this.renderTicks(spanId);
+    }
+    this.spansChanged = false;
+    this.changedLanes.clear();
   }
 
+  /** Builds the waterfall again, one row per span in tree order; only when spans change. */
   renderWaterfall() {
     const { waterfall } = this.elements;
+    this.lanes = new Map();
     if (this.spans.size === 0) {
       waterfall.replaceChildren(element('p', 'empty', 'No spans of this trace are stored (yet).'));
       return;
@@ -93,77 +147,70 @@ export class TraceView {
     const ordered = treeOrder([...this.spans.values()]);
     const begin = Math.min(...ordered.map(({ entry }) => entry.start));
     const finish = Math.max(...ordered.map(({ entry }) => entry.end));
-    const total = Math.max(finish - begin, 1e-6);
-    const logsBySpan = new Map();
-    for (const log of this.logs) {
-      if (!log.event.span_id) continue;
-      if (!logsBySpan.has(log.event.span_id)) logsBySpan.set(log.event.span_id, []);
-      logsBySpan.get(log.event.span_id).push(log);
-    }
+    this.range = { begin, total: Math.max(finish - begin, 1e-6) };
 
-    const rows = ordered.map(({ entry, depth }) => {
-      const { span, start, end } = entry;
-      const row = element('div', 'span-row');
-      row.dataset.spanId = span.span_id;
-      row.style.setProperty('--hue', serviceHue(span.service));
-      const label = element('div', 'span-label');
-      label.style.paddingLeft = `${depth * 14}px`;
-      label.append(element('span', 'span-service', span.service), element('span', 'span-name', span.name));
-      const lane = element('div', 'span-lane');
-      const bar = element('div', 'span-bar');
-      if (span.status && span.status.code === 'ERROR') bar.classList.add('error');
-      bar.style.left = `${((start - begin) / total) * 100}%`;
-      bar.style.width = `${Math.max(((end - start) / total) * 100, 0.2)}%`;
-      bar.title = `${span.name} (${span.kind || 'UNSPECIFIED'}): ${duration(end - start)}` +
-        (span.status && span.status.message ? ` — ${span.status.message}` : '');
-      lane.append(bar);
-      for (const log of logsBySpan.get(span.span_id) || []) {
-        const tick = element('div', `span-log level-${log.event.level}`);
-        tick.style.left = `${((log.ms - begin) / total) * 100}%`;
-        tick.title = `${log.event.level} ${log.event.message}`;
-        lane.append(tick);
-      }
-      const offset = element('span', 'span-offset', `+${duration(start - begin)}`);
-      const length = element('span', 'span-duration', duration(span.duration_ms ?? end - start));
-      row.append(label, lane, offset, length);
-      return row;
-    });
+    const rows = ordered.map(({ entry, depth }) => this.spanRow(entry, depth));
     waterfall.replaceChildren(...rows);
+    for (const spanId of this.lanes.keys()) this.renderTicks(spanId);
   }
 
-  renderLogs() {
-    const { logs } = this.elements;
-    const nodes = this.logs.map(({ event, ms }) => {
-      const row = element('div', 'row');
-      row.tabIndex = 0;
-      row.setAttribute('role', 'row');
-      row.dataset.id = event.id;
-      const span = this.spans.get(event.span_id);
-      const cells = rowCells(event, ms);
-      // In a trace view the trace column names the span instead.
-      cells[3] = element('span', 'trace', span ? span.span.name : (event.span_id || '—').slice(0, 8));
-      row.append(...cells);
-      if (this.expanded === event.id) {
-        row.classList.add('expanded');
-        row.append(eventDetails(event));
+  spanRow({ span, start, end }, depth) {
+    const { begin, total } = this.range;
+    const row = element('div', 'span-row');
+    row.dataset.spanId = span.span_id;
+    row.style.setProperty('--hue', serviceHue(span.service));
+    const label = element('div', 'span-label');
+    label.style.paddingLeft = `${depth * 14}px`;
+    label.append(element('span', 'span-service', span.service), element('span', 'span-name', span.name));
+    const lane = element('div', 'span-lane');
+    const bar = element('div', 'span-bar');
+    if (span.status && span.status.code === 'ERROR') bar.classList.add('error');
+    bar.style.left = `${((start - begin) / total) * 100}%`;
+    bar.style.width = `${Math.max(((end - start) / total) * 100, 0.2)}%`;
+    bar.title = `${span.name} (${span.kind || 'UNSPECIFIED'}): ${duration(end - start)}` +
+      (span.status && span.status.message ? ` — ${span.status.message}` : '');
+    lane.append(bar);
+    this.lanes.set(span.span_id, { lane, bar });
+    const offset = element('span', 'span-offset', `+${duration(start - begin)}`);
+    const length = element('span', 'span-duration', duration(span.duration_ms ?? end - start));
+    row.append(label, lane, offset, length);
+    return row;
+  }
+
+  /**
+   * Draws the log ticks in one span's lane. Logs close in time share a tick (the most severe
+   * level shows), so a span with thousands of logs still has a few hundred nodes at most.
+   */
+  renderTicks(spanId) {
+    const place = this.lanes.get(spanId);
+    if (!place) return;
+    const { begin, total } = this.range;
+    const bins = new Map();
+    for (const log of this.logsBySpan.get(spanId) || []) {
+      const bin = Math.round((log.ms - begin) / total / TICK_BIN);
+      const seen = bins.get(bin);
+      if (!seen) bins.set(bin, { log, count: 1 });
+      else {
+        seen.count += 1;
+        if (log.event.severity > seen.log.event.severity) seen.log = log;
       }
-      return row;
+    }
+    const ticks = [...bins.values()].map(({ log, count }) => {
+      const tick = element('div', `span-log level-${log.event.level}`);
+      tick.style.left = `${((log.ms - begin) / total) * 100}%`;
+      tick.title = count === 1 ? `${log.event.level} ${log.event.message}`
+        : `${count} logs, the most severe: ${log.event.level} ${log.event.message}`;
+      return tick;
     });
-    if (nodes.length === 0) nodes.push(element('p', 'empty', 'No logs of this trace are stored (yet).'));
-    logs.replaceChildren(...nodes);
+    place.lane.replaceChildren(place.bar, ...ticks);
   }
 
-  clicked(click) {
-    if (click.target.closest('a, button, .details')) return;
-    const row = click.target.closest('.row');
-    if (row) this.toggle(row);
-  }
-
-  toggle(row) {
-    this.expanded = this.expanded === row.dataset.id ? null : row.dataset.id;
-    this.render();
-    const again = this.elements.logs.querySelector(`.row[data-id="${CSS.escape(row.dataset.id)}"]`);
-    if (again) again.focus();
+  /** A log row's cells; in a trace view the trace column names the span instead. */
+  cells(event, ms) {
+    const cells = rowCells(event, ms);
+    const span = this.spans.get(event.span_id);
+    cells[3] = element('span', 'trace', span ? span.span.name : (event.span_id || '—').slice(0, 8));
+    return cells;
   }
 }
 
