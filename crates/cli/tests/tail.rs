@@ -217,3 +217,28 @@ fn tail_with_a_malformed_level_is_a_usage_error() {
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--level"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_with_a_cursor_file_in_a_missing_directory_reports_the_error_once() {
+    let dir = tempfile::tempdir().expect("dir");
+    let hub = Hub::start(&dir.path().join("data"));
+    send(&hub.base, "e", 1).await;
+    let cursor_file = dir.path().join("missing").join("cursor");
+    let cursor_arg = cursor_file.to_str().expect("utf-8 path");
+
+    let tail = Running::start(
+        &[
+            "tail",
+            &hub.base,
+            "--since",
+            "1h",
+            "--cursor-file",
+            cursor_arg,
+        ],
+        &[],
+    );
+    let (status, _, stderr) = tail.finish().await;
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.matches("writing cursor file").count(), 1, "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
