@@ -242,3 +242,30 @@ async fn tail_with_a_cursor_file_in_a_missing_directory_reports_the_error_once()
     assert_eq!(stderr.matches("writing cursor file").count(), 1, "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_json_prints_an_event_with_a_one_mib_message_sent_by_send() {
+    let dir = tempfile::tempdir().expect("dir");
+    let hub = Hub::start(dir.path());
+    let message = "a".repeat(1024 * 1024);
+    let mut send = std::process::Command::new(tail_support::TRACETAIL)
+        .args(["send", "--service", "big", &hub.base])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn send");
+    let mut stdin = send.stdin.take().expect("stdin");
+    std::io::Write::write_all(&mut stdin, format!("{message}\n").as_bytes()).expect("write");
+    drop(stdin);
+    let sent = send.wait_with_output().expect("send exits");
+    assert!(sent.status.success(), "{:?}", sent);
+
+    let tail = Running::start(&["tail", &hub.base, "--json", "--since", "1h"], &[]);
+    let lines = tail.wait_lines(1).await;
+    let printed = parse_lines(&lines);
+    assert_eq!(printed[0]["message"], message.as_str());
+    tail.signal("INT");
+    let (status, _, stderr) = tail.finish().await;
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(!stderr.contains("larger than the limit"), "{stderr}");
+}
