@@ -269,3 +269,60 @@ async fn tail_json_prints_an_event_with_a_one_mib_message_sent_by_send() {
     assert!(status.success(), "{status}: {stderr}");
     assert!(!stderr.contains("larger than the limit"), "{stderr}");
 }
+
+/// Posts one OTLP/JSON span of service `payments` in trace `trace_id`, failed.
+async fn post_failed_span(base: &str, trace_id: &str) {
+    let body = json!({"resourceSpans": [{
+        "resource": {"attributes": [
+            {"key": "service.name", "value": {"stringValue": "payments"}}]},
+        "scopeSpans": [{"spans": [{
+            "traceId": trace_id, "spanId": "00f067aa0ba902b7", "name": "POST /charge",
+            "kind": 2, "startTimeUnixNano": "1764778870100000000",
+            "endTimeUnixNano": "1764778870112500000",
+            "status": {"code": 2, "message": "card declined"}}]}]}]});
+    let response = reqwest::Client::new()
+        .post(format!("{base}/v1/traces"))
+        .json(&body)
+        .send()
+        .await
+        .expect("post span");
+    assert_eq!(response.status(), 200, "span acknowledged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_of_a_trace_prints_spans_as_lines_tags_them_in_json_and_filters_them() {
+    let dir = tempfile::tempdir().expect("dir");
+    let hub = Hub::start(dir.path());
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    post_failed_span(&hub.base, trace_id).await;
+    send_json(
+        &hub.base,
+        &json!({"service": "checkout", "msg": "paid", "trace_id": trace_id}),
+    )
+    .await;
+
+    let json = Running::start(&["tail", &hub.base, "--trace", trace_id, "--json"], &[]);
+    let printed = parse_lines(&json.wait_lines(2).await);
+    let span = printed.iter().find(|line| line.get("span").is_some());
+    let span = span.unwrap_or_else(|| panic!("no span line in {printed:?}"));
+    assert_eq!(span["span"]["name"], "POST /charge");
+    assert!(printed.iter().any(|line| line["message"] == "paid"));
+
+    let human = Running::start(&["tail", &hub.base, "--trace", trace_id], &[]);
+    let lines = human.wait_lines(2).await;
+    let span_line = lines.iter().find(|line| line.contains(" SPAN "));
+    let span_line = span_line.unwrap_or_else(|| panic!("no span line in {lines:?}"));
+    assert!(
+        span_line.ends_with(" SPAN  payments 4bf92f35 POST /charge 12.5ms ERROR card declined"),
+        "{span_line:?}"
+    );
+
+    // Only the log event's service: the span is left out, like events of other services.
+    let args = ["tail", &hub.base, "--trace", trace_id, "-s", "checkout"];
+    let filtered = Running::start(&args, &[]);
+    filtered.wait_lines(1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let lines = filtered.lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains(" checkout "), "{lines:?}");
+}
