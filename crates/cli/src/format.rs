@@ -13,8 +13,17 @@
 //! arrays are compact JSON. Control characters in any text are escaped (`\n`, `\u{1b}`), so an
 //! event is always exactly one line and log text cannot steer the terminal.
 //!
+//! A span (on a `--trace` stream) reads the same way, with `SPAN` in place of the level:
+//!
+//! ```text
+//! 16:21:10.100 SPAN  payments 4bf92f35 POST /charge 12.5ms ERROR card declined
+//! ```
+//!
+//! the local time of its start, the service, the short trace id, the span's name, its
+//! duration, and `ERROR` with the status message when it failed.
+//!
 //! With `--json` each event is its event JSON on one line, fields in the order the server
-//! writes them, ready for `jq`.
+//! writes them, ready for `jq`; a span is `{"span": {...}}`, the span JSON wrapped.
 
 use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Write};
@@ -129,6 +138,32 @@ impl<Tz: TimeZone> LineFormat<Tz> {
         }
     }
 
+    /// Appends one span's line, without the line feed: the local time of its start, a `SPAN`
+    /// badge where a log line has its level, the service, the short trace id, the span's name,
+    /// its duration, and `ERROR` with the status message when it failed.
+    pub(crate) fn write_span_line(&self, line: &mut String, span: &Value, today: NaiveDate) {
+        let text = |key: &str| span[key].as_str().unwrap_or_default();
+        self.write_time(line, text("start"), today);
+        let (dim, reset) = self.paint(DIM);
+        let _ = write!(line, " {dim}SPAN {reset} ");
+        push_escaped(line, text("service"));
+        let trace = text("trace_id");
+        let short = trace.get(..8).unwrap_or("-");
+        let _ = write!(line, " {dim}{short:<8}{reset} ");
+        push_escaped(line, text("name"));
+        if let Some(duration_ms) = span["duration_ms"].as_f64() {
+            let _ = write!(line, " {duration_ms}ms");
+        }
+        if span["status"]["code"] == "ERROR" {
+            let (red, reset) = self.paint(level_color(Level::Error));
+            let _ = write!(line, " {red}ERROR{reset}");
+            if let Some(message) = span["status"]["message"].as_str().filter(|m| !m.is_empty()) {
+                line.push(' ');
+                push_escaped(line, message);
+            }
+        }
+    }
+
     /// Today's date in this format's zone.
     pub(crate) fn today(&self) -> NaiveDate {
         self.zone
@@ -226,10 +261,8 @@ impl<W: Write> Printer<W> {
     pub(crate) fn print(&mut self, record: &LogRecord, raw: &str) -> io::Result<()> {
         match &self.human {
             Some(format) => {
-                self.line.clear();
-                format.write_line(&mut self.line, record, format.today());
-                self.line.push('\n');
-                self.out.write_all(self.line.as_bytes())
+                let today = format.today();
+                self.write_human(|format, line| format.write_line(line, record, today))
             }
             None => {
                 self.out.write_all(raw.as_bytes())?;
@@ -238,18 +271,34 @@ impl<W: Write> Printer<W> {
         }
     }
 
-    /// Prints an event this format has no line for (a span), as `kind` and compact JSON.
-    pub(crate) fn print_other(&mut self, kind: &str, json: &Value) -> io::Result<()> {
-        if self.human.is_some() {
-            self.line.clear();
-            push_escaped(&mut self.line, kind);
-            self.line.push(' ');
-            push_escaped(&mut self.line, &json.to_string());
-            self.line.push('\n');
-            return self.out.write_all(self.line.as_bytes());
+    /// Prints one span of a trace stream: a human span line, or in JSON mode
+    /// `{"span": {...}}`, so that a script tells spans from log events.
+    pub(crate) fn print_span(&mut self, span: &Value) -> io::Result<()> {
+        match &self.human {
+            Some(format) => {
+                let today = format.today();
+                self.write_human(|format, line| format.write_span_line(line, span, today))
+            }
+            None => {
+                serde_json::to_writer(&mut self.out, &serde_json::json!({ "span": span }))?;
+                self.out.write_all(b"\n")
+            }
         }
-        serde_json::to_writer(&mut self.out, json)?;
-        self.out.write_all(b"\n")
+    }
+
+    /// Builds one human line with `build` and writes it with its line feed.
+    fn write_human(
+        &mut self,
+        build: impl FnOnce(&LineFormat<Local>, &mut String),
+    ) -> io::Result<()> {
+        let format = self
+            .human
+            .as_ref()
+            .expect("called only with a human format");
+        self.line.clear();
+        build(format, &mut self.line);
+        self.line.push('\n');
+        self.out.write_all(self.line.as_bytes())
     }
 
     /// Writes out everything printed so far.
@@ -363,6 +412,37 @@ mod tests {
         printer.print(&record(EVENT), EVENT).expect("print");
         let out = printer.out.into_inner().expect("flush");
         assert_eq!(String::from_utf8(out).expect("utf-8"), format!("{EVENT}\n"));
+    }
+
+    /// The README's example span.
+    fn span() -> Value {
+        serde_json::json!({"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+            "span_id": "00f067aa0ba902b7", "name": "POST /charge", "kind": "SERVER",
+            "service": "payments", "start": "2026-12-03T16:21:10.100000000Z",
+            "end": "2026-12-03T16:21:10.112500000Z", "duration_ms": 12.5,
+            "status": {"code": "ERROR", "message": "card declined"}})
+    }
+
+    #[test]
+    fn a_span_line_shows_its_start_a_badge_service_trace_name_duration_and_failure() {
+        let zone = FixedOffset::east_opt(2 * 3600).expect("offset");
+        let format = LineFormat { color: false, zone };
+        let today = NaiveDate::from_ymd_opt(2026, 12, 3).expect("date");
+        let mut line = String::new();
+        format.write_span_line(&mut line, &span(), today);
+        assert_eq!(
+            line,
+            "18:21:10.100 SPAN  payments 4bf92f35 POST /charge 12.5ms ERROR card declined"
+        );
+    }
+
+    #[test]
+    fn json_output_wraps_a_span_so_scripts_tell_it_from_a_log_event() {
+        let mut printer = Printer::new(Vec::new(), None);
+        printer.print_span(&span()).expect("print");
+        let out = printer.out.into_inner().expect("flush");
+        let printed: Value = serde_json::from_slice(&out).expect("one JSON line");
+        assert_eq!(printed, serde_json::json!({ "span": span() }));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! - `tail` follows a live stream ([`tail`]); `query` reads stored events ([`query`]).
 //! - `send` ships lines from stdin or a file ([`send`]).
 //! - `demo` sends realistic traced traffic over OTLP ([`demo`]).
+//! - All of them read the hub's address through [`server_url`].
 //!
 //! Exit codes: 0 success (also Ctrl-C and a closed output pipe), 1 an error, 2 a usage error
 //! (from the argument parser); subcommands document any others they use.
@@ -15,6 +16,7 @@ mod format;
 mod query;
 mod send;
 mod serve;
+mod server_url;
 mod tail;
 mod telemetry;
 

@@ -45,8 +45,12 @@ filter)
 #[derive(Args, Debug)]
 #[command(after_long_help = LONG_HELP)]
 pub(crate) struct QueryArgs {
-    /// The hub to read from.
-    #[arg(env = "TRACETAIL_SERVER", default_value = "http://127.0.0.1:4318")]
+    /// The hub to read from: a URL, or `host:port` alone for `http://host:port`.
+    #[arg(
+        env = "TRACETAIL_SERVER",
+        default_value = "http://127.0.0.1:4318",
+        value_parser = crate::server_url::parse_server
+    )]
     server: String,
     #[command(flatten)]
     filters: FilterArgs,

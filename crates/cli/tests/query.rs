@@ -128,3 +128,20 @@ fn query_of_a_hub_that_is_not_there_exits_non_zero_naming_it() {
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(&url), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_and_tail_take_a_server_given_as_host_and_port() {
+    let dir = tempfile::tempdir().expect("dir");
+    let hub = Hub::start(dir.path());
+    send(&hub.base, "e", 1).await;
+    let host_and_port = hub.base.trim_start_matches("http://");
+
+    let (status, stdout, stderr) = run(&["query", host_and_port, "--json"], &[]);
+    assert!(status.success(), "{status}: {stderr}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+
+    let env = [("TRACETAIL_SERVER", host_and_port)];
+    let tail = tail_support::Running::start(&["tail", "--json", "--since", "1h"], &env);
+    let lines = tail.wait_lines(1).await;
+    assert!(lines[0].contains(r#""message":"e0""#), "{lines:?}");
+}

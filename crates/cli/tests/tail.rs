@@ -217,3 +217,112 @@ fn tail_with_a_malformed_level_is_a_usage_error() {
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--level"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_with_a_cursor_file_in_a_missing_directory_reports_the_error_once() {
+    let dir = tempfile::tempdir().expect("dir");
+    let hub = Hub::start(&dir.path().join("data"));
+    send(&hub.base, "e", 1).await;
+    let cursor_file = dir.path().join("missing").join("cursor");
+    let cursor_arg = cursor_file.to_str().expect("utf-8 path");
+
+    let tail = Running::start(
+        &[
+            "tail",
+            &hub.base,
+            "--since",
+            "1h",
+            "--cursor-file",
+            cursor_arg,
+        ],
+        &[],
+    );
+    let (status, _, stderr) = tail.finish().await;
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.matches("writing cursor file").count(), 1, "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_json_prints_an_event_with_a_one_mib_message_sent_by_send() {
+    let dir = tempfile::tempdir().expect("dir");
+    let hub = Hub::start(dir.path());
+    let message = "a".repeat(1024 * 1024);
+    let mut send = std::process::Command::new(tail_support::TRACETAIL)
+        .args(["send", "--service", "big", &hub.base])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn send");
+    let mut stdin = send.stdin.take().expect("stdin");
+    std::io::Write::write_all(&mut stdin, format!("{message}\n").as_bytes()).expect("write");
+    drop(stdin);
+    let sent = send.wait_with_output().expect("send exits");
+    assert!(sent.status.success(), "{:?}", sent);
+
+    let tail = Running::start(&["tail", &hub.base, "--json", "--since", "1h"], &[]);
+    let lines = tail.wait_lines(1).await;
+    let printed = parse_lines(&lines);
+    assert_eq!(printed[0]["message"], message.as_str());
+    tail.signal("INT");
+    let (status, _, stderr) = tail.finish().await;
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(!stderr.contains("larger than the limit"), "{stderr}");
+}
+
+/// Posts one OTLP/JSON span of service `payments` in trace `trace_id`, failed.
+async fn post_failed_span(base: &str, trace_id: &str) {
+    let body = json!({"resourceSpans": [{
+        "resource": {"attributes": [
+            {"key": "service.name", "value": {"stringValue": "payments"}}]},
+        "scopeSpans": [{"spans": [{
+            "traceId": trace_id, "spanId": "00f067aa0ba902b7", "name": "POST /charge",
+            "kind": 2, "startTimeUnixNano": "1764778870100000000",
+            "endTimeUnixNano": "1764778870112500000",
+            "status": {"code": 2, "message": "card declined"}}]}]}]});
+    let response = reqwest::Client::new()
+        .post(format!("{base}/v1/traces"))
+        .json(&body)
+        .send()
+        .await
+        .expect("post span");
+    assert_eq!(response.status(), 200, "span acknowledged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tail_of_a_trace_prints_spans_as_lines_tags_them_in_json_and_filters_them() {
+    let dir = tempfile::tempdir().expect("dir");
+    let hub = Hub::start(dir.path());
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    post_failed_span(&hub.base, trace_id).await;
+    send_json(
+        &hub.base,
+        &json!({"service": "checkout", "msg": "paid", "trace_id": trace_id}),
+    )
+    .await;
+
+    let json = Running::start(&["tail", &hub.base, "--trace", trace_id, "--json"], &[]);
+    let printed = parse_lines(&json.wait_lines(2).await);
+    let span = printed.iter().find(|line| line.get("span").is_some());
+    let span = span.unwrap_or_else(|| panic!("no span line in {printed:?}"));
+    assert_eq!(span["span"]["name"], "POST /charge");
+    assert!(printed.iter().any(|line| line["message"] == "paid"));
+
+    let human = Running::start(&["tail", &hub.base, "--trace", trace_id], &[]);
+    let lines = human.wait_lines(2).await;
+    let span_line = lines.iter().find(|line| line.contains(" SPAN "));
+    let span_line = span_line.unwrap_or_else(|| panic!("no span line in {lines:?}"));
+    assert!(
+        span_line.ends_with(" SPAN  payments 4bf92f35 POST /charge 12.5ms ERROR card declined"),
+        "{span_line:?}"
+    );
+
+    // Only the log event's service: the span is left out, like events of other services.
+    let args = ["tail", &hub.base, "--trace", trace_id, "-s", "checkout"];
+    let filtered = Running::start(&args, &[]);
+    filtered.wait_lines(1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let lines = filtered.lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains(" checkout "), "{lines:?}");
+}

@@ -38,8 +38,10 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-/// The default limit on the data of one event: 1 MiB.
-pub const DEFAULT_EVENT_SIZE_LIMIT: usize = 1 << 20;
+/// The default limit on the data of one event: 16 MiB, twice the largest request body a hub
+/// takes by default (its `--max-body`, 8 MiB), leaving room for the fields and escapes the hub
+/// adds to a record that filled a body. A hub with a larger `--max-body` needs a larger limit.
+pub const DEFAULT_EVENT_SIZE_LIMIT: usize = 16 << 20;
 
 /// Room for a field name and its colon on a line that carries a value of the limit's size.
 pub const LINE_SLACK: usize = 64;

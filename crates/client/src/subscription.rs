@@ -136,7 +136,7 @@ impl SubscriptionBuilder {
     }
 
     /// The most data one event may carry, in bytes; larger events are skipped with
-    /// [`ClientError::EventTooLarge`]. Default 1 MiB.
+    /// [`ClientError::EventTooLarge`]. Default 16 MiB.
     pub fn event_size_limit(mut self, bytes: usize) -> Self {
         self.event_size_limit = bytes;
         self

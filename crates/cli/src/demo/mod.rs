@@ -40,8 +40,12 @@ use request::Outcome;
 /// `curl -N SERVER/v1/stream`. Ctrl-C sends what is queued and stops.
 #[derive(Args, Debug)]
 pub(crate) struct DemoArgs {
-    /// The hub's URL.
-    #[arg(env = "TRACETAIL_SERVER", default_value = "http://127.0.0.1:4318")]
+    /// The hub's URL; `host:port` alone means `http://host:port`.
+    #[arg(
+        env = "TRACETAIL_SERVER",
+        default_value = "http://127.0.0.1:4318",
+        value_parser = crate::server_url::parse_server
+    )]
     server: String,
     /// Requests per second.
     #[arg(long, default_value = "5", value_parser = parse_rate)]

@@ -48,7 +48,11 @@ const EXIT_REJECTED: u8 = 3;
 #[derive(Args, Debug)]
 pub(crate) struct SendArgs {
     /// The hub's URL; `host:port` alone means `http://host:port`.
-    #[arg(env = "TRACETAIL_SERVER", default_value = "http://127.0.0.1:4318")]
+    #[arg(
+        env = "TRACETAIL_SERVER",
+        default_value = "http://127.0.0.1:4318",
+        value_parser = crate::server_url::parse_server
+    )]
     server: String,
     /// Read this file instead of stdin.
     #[arg(long, value_name = "PATH")]
@@ -196,14 +200,9 @@ impl Settings {
     }
 }
 
-/// `<server>/v1/events`; a server without a scheme is taken as `http://`.
+/// `<server>/v1/events`, for a server as [`crate::server_url::parse_server`] gives it.
 fn events_endpoint(server: &str) -> anyhow::Result<reqwest::Url> {
-    let server = server.trim().trim_end_matches('/');
-    let server = if server.contains("://") {
-        server.to_string()
-    } else {
-        format!("http://{server}")
-    };
+    let server = server.trim_end_matches('/');
     let endpoint = reqwest::Url::parse(&format!("{server}/v1/events"))
         .with_context(|| format!("server {server:?} is not a URL"))?;
     if endpoint.scheme() != "http" {
@@ -231,7 +230,10 @@ mod tests {
 
     #[test]
     fn servers_without_a_scheme_are_http_and_https_is_refused() {
-        let endpoint = events_endpoint("localhost:4318/").expect("valid");
+        use crate::server_url::parse_server;
+
+        let server = parse_server("localhost:4318/").expect("valid");
+        let endpoint = events_endpoint(&server).expect("valid");
         assert_eq!(endpoint.as_str(), "http://localhost:4318/v1/events");
         let endpoint = events_endpoint("http://127.0.0.1:9/base").expect("valid");
         assert_eq!(endpoint.as_str(), "http://127.0.0.1:9/base/v1/events");

@@ -35,6 +35,9 @@ pub(super) struct ResumePoint {
     saved: Option<String>,
     /// When the file was last written.
     saved_at: Instant,
+    /// A write of the file failed and its error went to the caller: no later write is tried,
+    /// so the error is reported once.
+    unwritable: bool,
 }
 
 impl ResumePoint {
@@ -50,6 +53,7 @@ impl ResumePoint {
             file,
             saved,
             saved_at: Instant::now(),
+            unwritable: false,
         })
     }
 
@@ -72,7 +76,7 @@ impl ResumePoint {
 
     /// When the file should next be written, if it is behind what reached stdout.
     pub(super) fn save_due(&self) -> Option<Instant> {
-        let behind = self.file.is_some() && self.flushed != self.saved;
+        let behind = self.file.is_some() && !self.unwritable && self.flushed != self.saved;
         behind.then(|| self.saved_at + SAVE_INTERVAL)
     }
 
@@ -89,11 +93,13 @@ impl ResumePoint {
         let (Some(path), Some(cursor)) = (&self.file, &self.flushed) else {
             return Ok(());
         };
-        if self.saved.as_ref() == Some(cursor) {
+        if self.unwritable || self.saved.as_ref() == Some(cursor) {
             return Ok(());
         }
-        write_atomically(path, cursor)
-            .with_context(|| format!("writing cursor file {}", path.display()))?;
+        if let Err(error) = write_atomically(path, cursor) {
+            self.unwritable = true;
+            return Err(error).with_context(|| format!("writing cursor file {}", path.display()));
+        }
         self.saved = Some(cursor.clone());
         self.saved_at = Instant::now();
         Ok(())

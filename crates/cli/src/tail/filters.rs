@@ -5,6 +5,7 @@
 //! server checks the rest (`--since`, `--until`) and its 400 names the bad one.
 
 use clap::Args;
+use serde_json::Value;
 use tracetail_client::{Level, SubscriptionBuilder, TraceId};
 
 /// Which events to show.
@@ -28,6 +29,18 @@ impl FilterArgs {
     /// Whether the stream follows one trace, which the server replays from its start.
     pub(crate) fn follows_a_trace(&self) -> bool {
         self.trace_id.is_some()
+    }
+
+    /// Whether a span of a `--trace` stream passes the filters, which the server applies to
+    /// log events only: its service must be one of `--service`, and with `--level error` or
+    /// `fatal` only failed spans (status `ERROR`) show; lower levels show every span.
+    pub(crate) fn shows_span(&self, span: &Value) -> bool {
+        let service = span["service"].as_str().unwrap_or_default();
+        if !self.services.is_empty() && !self.services.iter().any(|name| name == service) {
+            return false;
+        }
+        let failed = span["status"]["code"] == "ERROR";
+        failed || self.level.is_none_or(|level| level < Level::Error)
     }
 
     /// Adds the filters to a live subscription.
@@ -108,6 +121,18 @@ mod tests {
         let pairs = filters.query_pairs();
         assert_eq!(pairs[2], ("level", "WARN".to_string()));
         assert_eq!(pairs.len(), 5);
+    }
+
+    #[test]
+    fn spans_pass_by_service_and_only_failed_ones_pass_a_level_of_error() {
+        let ok = serde_json::json!({"service": "cart", "status": {"code": "OK"}});
+        let failed = serde_json::json!({"service": "cart", "status": {"code": "ERROR"}});
+        let shows = |args: &[&str], span: &Value| parse(args).expect("valid").shows_span(span);
+        assert!(shows(&[], &ok));
+        assert!(shows(&["-s", "cart", "-l", "warn"], &ok));
+        assert!(!shows(&["-s", "checkout"], &failed));
+        assert!(!shows(&["-l", "error"], &ok));
+        assert!(shows(&["-l", "fatal"], &failed));
     }
 
     #[test]

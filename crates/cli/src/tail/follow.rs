@@ -137,9 +137,9 @@ impl<W: Write> Session<W> {
         match event {
             ClientEvent::Log { id, record, data } => self.print(&id, &record, &data)?,
             ClientEvent::Span { id, span } => {
-                self.printer
-                    .print_other("span", &span)
-                    .context(WRITING_STDOUT)?;
+                if self.target.filters.shows_span(&span) {
+                    self.printer.print_span(&span).context(WRITING_STDOUT)?;
+                }
                 self.moved_past(&id);
             }
             ClientEvent::Gap {

@@ -31,7 +31,15 @@ use filters::FilterArgs;
 const LONG_HELP: &str = "\
 Each event is one line: local time with milliseconds, level, service, the first 8 hex digits \
 of the trace id, the message, then the attributes as key=value. With --json, each event is \
-its JSON on one line instead. Reconnects, resumes (with how many missed events were \
+its JSON on one line instead.
+
+With --trace the hub also sends the trace's spans. Each is one line like a log line, with SPAN \
+in place of the level: the local time of its start, service, short trace id, span name, \
+duration, and ERROR with the status message if it failed. -s applies to spans too; with \
+-l error or fatal only failed spans show, with a lower level all do. With --json a span is \
+printed as {\"span\": {...}}, so scripts can tell it from a log event.
+
+Reconnects, resumes (with how many missed events were \
 replayed) and gaps are reported on stderr, one line each starting with \"tracetail: \".
 
 Without a cursor the stream starts live, or at --since. With --cursor-file, the cursor of \
@@ -49,8 +57,12 @@ Exit codes:
 #[derive(Args, Debug)]
 #[command(after_long_help = LONG_HELP)]
 pub(crate) struct TailArgs {
-    /// The hub to read from.
-    #[arg(env = "TRACETAIL_SERVER", default_value = "http://127.0.0.1:4318")]
+    /// The hub to read from: a URL, or `host:port` alone for `http://host:port`.
+    #[arg(
+        env = "TRACETAIL_SERVER",
+        default_value = "http://127.0.0.1:4318",
+        value_parser = crate::server_url::parse_server
+    )]
     server: String,
     #[command(flatten)]
     filters: FilterArgs,
