@@ -31,6 +31,8 @@
  * - the idle watchdog: no byte for three heartbeat intervals (`heartbeat_ms` of `event: open`,
  *   15 s until then) means the connection is dead; it is dropped and replaced;
  * - each connection resumes after the last dispatched event id (`Last-Event-ID`; exclusive);
+ *   a stream that started live resumes from the `cursor` of its `event: open` until an event
+ *   arrives, and after a `gap` from its `resumed_from`, so nothing stored meanwhile is lost;
  * - 401, 403, 404 and any other 4xx but 408 and 429, or a 2xx that is not `text/event-stream`,
  *   stop the stream with an error (`state: 'failed'`); 204 ends it (`state: 'ended'`);
  *   408, 429, 5xx and network errors are retried.
@@ -245,6 +247,16 @@ function streamingFetchAvailable() {
     typeof Response === 'function' && 'body' in Response.prototype;
 }
 
+/** The object a JSON text holds; an empty one for anything else. */
+function jsonObject(text) {
+  try {
+    const value = JSON.parse(text);
+    return value !== null && typeof value === 'object' ? value : {};
+  } catch {
+    return {};
+  }
+}
+
 /** Adds filters (`service` may be an array) to a stream URL's query. */
 function streamUrl(url, filters = {}) {
   const target = new URL(url, globalThis.location ? globalThis.location.href : undefined);
@@ -268,6 +280,9 @@ function streamUrl(url, filters = {}) {
 export class TracetailStream {
   constructor(url, options = {}) {
     this.url = streamUrl(url, options.filters);
+    // Without a cursor, `since` or `trace_id` a stream starts live: its `open` names where.
+    const query = new URL(this.url, globalThis.location?.href).searchParams;
+    this.startsLive = !query.get('since') && !query.get('trace_id');
     this.headers = options.headers || {};
     this.lastEventId = options.lastEventId || '';
     this.onEvent = options.onEvent || (() => {});
@@ -312,6 +327,8 @@ export class TracetailStream {
   run() {
     this.setStatus({ state: 'connecting' });
     const connection = this.useFetch ? new FetchConnection(this) : new EventSourceConnection(this);
+    // The id the parser hands events without an `id:` line of their own, until a new one.
+    connection.seenId = this.lastEventId;
     this.connection = connection;
     connection.start();
   }
@@ -337,24 +354,35 @@ export class TracetailStream {
   /** Called per parsed event by the current connection. */
   deliver(connection, event) {
     if (this.connection !== connection || this.closed) return;
-    if (event.id !== undefined) this.lastEventId = event.id;
+    if (event.id !== undefined && event.id !== connection.seenId) {
+      this.lastEventId = event.id;
+      connection.seenId = event.id;
+    }
     if (event.type !== 'open' && event.type !== 'heartbeat') connection.delivered = true;
     if (event.type === 'open') this.readOpen(event.data);
+    if (event.type === 'gap') this.readGap(event.data);
     const data = event.data;
     this.onEvent({ type: event.type, data, id: event.id, json: () => JSON.parse(data) });
   }
 
   readOpen(data) {
-    let open;
-    try {
-      open = JSON.parse(data);
-    } catch {
-      return;
-    }
+    const open = jsonObject(data);
     if (open.heartbeat_ms > 0) this.heartbeatMs = open.heartbeat_ms;
+    // A live stream resumes from where it opened, so events stored while it reconnects are
+    // not lost (as the Rust client does).
+    if (!this.lastEventId && this.startsLive && open.cursor) this.lastEventId = open.cursor;
     if (open.trace_id && open.span_id) {
       this.traceContext = { traceId: open.trace_id, spanId: open.span_id };
     }
+  }
+
+  /**
+   * After a gap the stream resumes from where the hub resumed it, not from the cursor it could
+   * not serve.
+   */
+  readGap(data) {
+    const gap = jsonObject(data);
+    if (gap.resumed_from) this.lastEventId = gap.resumed_from;
   }
 
   readTraceparentHeader(value) {

@@ -246,3 +246,52 @@ test('the EventSource fallback tells its own open event from the hub\'s and deli
   assert.equal(JSON.parse(seen.events[1].data).message, `${run}-es`);
   assert.ok(seen.traceContext, 'trace context read from the hub\'s open event');
 });
+
+test('a live stream and one past a gap lose nothing stored while they reconnect', async () => {
+  // A hub of its own whose `retry:` (3 s, a minimum delay) keeps both streams away while the
+  // event is stored.
+  const own = await Hub.start({ retry: '3s' });
+  try {
+    const ownPage = await openPage(browser, { allowed: /Failed to load resource|network error/ });
+    await ownPage.goto(`${own.base}/tracetail.js`);
+    const run = randomHex(4);
+    const handle = await ownPage.evaluateHandle(async (run) => {
+      const { TracetailStream } = await import('/tracetail.js');
+      const watch = (lastEventId) => {
+        const seen = { events: [], states: [] };
+        seen.stream = new TracetailStream('/v1/stream', {
+          filters: { q: run },
+          lastEventId,
+          onEvent: (event) => seen.events.push({ type: event.type, data: event.data }),
+          onStatus: (status) => seen.states.push(status.state),
+        });
+        return seen;
+      };
+      // No cursor: starts live. A cursor no store wrote: a gap, then live.
+      return { live: watch(''), pastGap: watch('garbage') };
+    }, run);
+    const connectedTwice = (seen) => ['live', 'pastGap']
+      .every((name) => seen[name].states.filter((state) => state === 'connected').length >= 2);
+    const bothConnected = (seen) => ['live', 'pastGap']
+      .every((name) => seen[name].states.includes('connected'));
+    await ownPage.waitForFunction(bothConnected, handle);
+    await ownPage.waitForFunction((seen) => seen.pastGap.events.some((event) => event.type === 'gap'), handle);
+
+    await own.kill();
+    await own.restart();
+    await own.sendEvents([{ service: 'client-test', message: `${run}-while-away` }]);
+    await ownPage.waitForFunction(connectedTwice, handle, { timeout: 20000 });
+    const delivered = (seen) => ['live', 'pastGap'].every((name) => seen[name].events
+      .some((event) => event.type === 'log' && JSON.parse(event.data).message.endsWith('-while-away')));
+    await ownPage.waitForFunction(delivered, handle, { timeout: 10000 });
+    const gaps = await handle.evaluate((seen) => {
+      seen.live.stream.close();
+      seen.pastGap.stream.close();
+      return ['live', 'pastGap'].map((name) => seen[name].events.filter((event) => event.type === 'gap').length);
+    });
+    assert.deepEqual(gaps, [0, 1], 'one gap, for the cursor no store wrote, and none on resuming');
+    await ownPage.context().close();
+  } finally {
+    await own.stop();
+  }
+});

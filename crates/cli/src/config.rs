@@ -144,8 +144,7 @@ fn parse_origins(text: &str) -> anyhow::Result<Vec<String>> {
         .filter(|item| !item.is_empty());
     origins
         .map(|origin| {
-            tracetail_server::cors::check_origin(origin)
-                .map(|()| origin.to_string())
+            tracetail_server::cors::normalize_origin(origin)
                 .map_err(|error| anyhow::anyhow!("invalid --cors-origin: {error}"))
         })
         .collect()

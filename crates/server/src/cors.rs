@@ -12,8 +12,8 @@ use std::time::Duration;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-/// The layer for `origins`; `None` when there are none. Origins were checked at start-up
-/// ([`check_origin`]).
+/// The layer for `origins`; `None` when there are none. Origins were spelled at start-up
+/// by [`normalize_origin`].
 pub(crate) fn layer(origins: &[String]) -> Option<CorsLayer> {
     if origins.is_empty() {
         return None;
@@ -49,27 +49,42 @@ pub(crate) fn layer(origins: &[String]) -> Option<CorsLayer> {
     Some(layer)
 }
 
-/// Whether `text` is `*` or a web origin: `http://` or `https://`, a host, an optional port,
-/// nothing after.
-pub fn check_origin(text: &str) -> Result<(), String> {
+/// `text` as browsers spell an origin in `Origin` (lower case, no default port), or why it is
+/// none: `*`, or `http://` / `https://` with a host and an optional port, nothing after.
+pub fn normalize_origin(text: &str) -> Result<String, String> {
     if text == "*" {
-        return Ok(());
+        return Ok(text.to_string());
     }
     let invalid = |why: &str| Err(format!("{text:?} is not a web origin: {why}"));
-    let Some(rest) = text
-        .strip_prefix("http://")
-        .or_else(|| text.strip_prefix("https://"))
-    else {
+    let lower = text.to_ascii_lowercase();
+    let (scheme, default_port, rest) = if let Some(rest) = lower.strip_prefix("http://") {
+        ("http", 80, rest)
+    } else if let Some(rest) = lower.strip_prefix("https://") {
+        ("https", 443, rest)
+    } else {
         return invalid("it must start with http:// or https://");
     };
-    let host_and_port =
-        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']');
-    if rest.is_empty() || !rest.bytes().all(host_and_port) {
+    let host_chars =
+        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'[' | b']' | b':');
+    if rest.is_empty() || !rest.bytes().all(host_chars) {
         return invalid(
             "expected only a host and an optional port, like https://app.example.com:8443",
         );
     }
-    Ok(())
+    // The port is what follows the last colon, unless that colon is inside an IPv6 address.
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => (host, Some(port)),
+        _ => (rest, None),
+    };
+    if host.is_empty() {
+        return invalid("it has no host");
+    }
+    match port.map(str::parse::<u16>) {
+        None => Ok(format!("{scheme}://{host}")),
+        Some(Ok(port)) if port == default_port => Ok(format!("{scheme}://{host}")),
+        Some(Ok(port)) if port > 0 => Ok(format!("{scheme}://{host}:{port}")),
+        Some(_) => invalid("its port is not a number from 1 to 65535"),
+    }
 }
 
 #[cfg(test)]
@@ -77,14 +92,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn origins_are_a_scheme_a_host_and_an_optional_port() {
-        for good in [
-            "*",
-            "http://localhost:5173",
-            "https://app.example.com",
-            "http://[::1]:8080",
-        ] {
-            assert_eq!(check_origin(good), Ok(()), "{good}");
+    fn origins_are_spelled_as_browsers_send_them() {
+        let cases = [
+            ("*", "*"),
+            ("http://localhost:5173", "http://localhost:5173"),
+            ("HTTP://App.Example.com:8080", "http://app.example.com:8080"),
+            ("http://a.com:80", "http://a.com"),
+            ("https://a.com:443", "https://a.com"),
+            ("http://[::1]:8080", "http://[::1]:8080"),
+            ("http://[::1]", "http://[::1]"),
+        ];
+        for (given, spelled) in cases {
+            assert_eq!(normalize_origin(given).as_deref(), Ok(spelled), "{given}");
         }
         for bad in [
             "localhost:5173",
@@ -92,8 +111,11 @@ mod tests {
             "ftp://x",
             "https://",
             "https://a b",
+            "http://a.com:99999",
+            "http://a.com:0",
+            "http://:80",
         ] {
-            assert!(check_origin(bad).is_err(), "{bad}");
+            assert!(normalize_origin(bad).is_err(), "{bad}");
         }
     }
 }
