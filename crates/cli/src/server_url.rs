@@ -5,8 +5,8 @@
 use reqwest::Url;
 
 /// The server as a URL text with a scheme: `http://` put in front of a server given without
-/// one, then checked to be an http URL (the client has no TLS yet). Used as clap's value parser, so a bad server
-/// is a usage error naming the argument.
+/// one, then checked to be an http URL (the client has no TLS yet). Used as clap's value
+/// parser, so a bad server is a usage error naming the argument.
 pub(crate) fn parse_server(text: &str) -> Result<String, String> {
     let text = text.trim();
     let url_text = if text.contains("://") {

@@ -90,11 +90,11 @@ fn page_response(state: &AppState, page: &ReadPage) -> Response {
         }
         body.extend_from_slice(&record.json);
     }
-    body.extend_from_slice(b"],\"next\":");
-    match page.scanned_to.filter(|_| !page.exhausted) {
-        Some(seq) => body.extend_from_slice(format!("\"{}\"", state.log.cursor(seq)).as_bytes()),
-        None => body.extend_from_slice(b"null"),
-    }
+    body.push(b']');
+    push_next(
+        &mut body,
+        page.continue_after().map(|seq| state.log.cursor(seq)),
+    );
     body.push(b'}');
     let json = HeaderValue::from_static("application/json");
     ([(header::CONTENT_TYPE, json)], body).into_response()
@@ -107,5 +107,15 @@ fn parse_order(text: Option<&str>) -> Result<Order, ApiError> {
         Some(other) => Err(ApiError::bad_request(format!(
             "invalid order parameter {other:?}: expected asc or desc"
         ))),
+    }
+}
+
+/// `,"next":` and the cursor of the next page, or `null` when there is none.
+pub(crate) fn push_next(body: &mut Vec<u8>, next: Option<String>) {
+    body.extend_from_slice(b",\"next\":");
+    match next {
+        // A cursor is letters, digits and `.`, `_`, `:`, `-`: nothing to escape.
+        Some(cursor) => body.extend_from_slice(format!("\"{cursor}\"").as_bytes()),
+        None => body.extend_from_slice(b"null"),
     }
 }

@@ -90,9 +90,9 @@ impl ServiceDirectory {
             for (service, seen) in page.records.iter().filter_map(seen_in) {
                 counted.entry(service).or_default().add(seen);
             }
-            match page.scanned_to {
-                Some(scanned_to) if !page.exhausted => next = scanned_to + 1,
-                _ => break,
+            match page.continue_after() {
+                Some(scanned_to) => next = scanned_to + 1,
+                None => break,
             }
         }
 

@@ -25,6 +25,7 @@ use tracetail_model::{RecordKind, TraceId};
 
 use crate::error::ApiError;
 use crate::params::{QueryPairs, after_cursor};
+use crate::query::push_next;
 use crate::state::AppState;
 
 /// Records per answer, spans and logs together, unless `limit` says fewer.
@@ -48,10 +49,7 @@ async fn get_trace(
         .map(|cursor| after_cursor(&state, cursor))
         .transpose()?;
     let page = state.log.trace(trace, after.unwrap_or(0), limit).await?;
-    let next = page
-        .scanned_to
-        .filter(|_| !page.exhausted)
-        .map(|seq| state.log.cursor(seq));
+    let next = page.continue_after().map(|seq| state.log.cursor(seq));
     let records = page.records;
     if records.is_empty() && next.is_none() && after.is_none() {
         let message = format!("no spans or logs of trace {} are stored", trace.to_hex());
@@ -75,7 +73,7 @@ async fn get_trace(
     spans.sort_by(|a, b| a.0.cmp(&b.0));
 
     let spans = spans.iter().map(|(_, json)| json);
-    let body = answer_json(&trace, spans, logs.iter(), next.as_deref());
+    let body = answer_json(&trace, spans, logs.iter(), next);
     let mut response = body.into_response();
     let json = HeaderValue::from_static("application/json");
     response.headers_mut().insert(header::CONTENT_TYPE, json);
@@ -110,7 +108,7 @@ fn answer_json<'a>(
     trace: &TraceId,
     spans: impl Iterator<Item = &'a Bytes>,
     logs: impl Iterator<Item = &'a Bytes>,
-    next: Option<&str>,
+    next: Option<String>,
 ) -> Vec<u8> {
     let mut body = Vec::new();
     body.extend_from_slice(b"{\"trace_id\":\"");
@@ -119,12 +117,7 @@ fn answer_json<'a>(
     push_array(&mut body, spans);
     body.extend_from_slice(b",\"logs\":");
     push_array(&mut body, logs);
-    body.extend_from_slice(b",\"next\":");
-    match next {
-        // A cursor is letters, digits and `.`, `_`, `:`, `-`: nothing to escape.
-        Some(cursor) => body.extend_from_slice(format!("\"{cursor}\"").as_bytes()),
-        None => body.extend_from_slice(b"null"),
-    }
+    push_next(&mut body, next);
     body.push(b'}');
     body
 }
@@ -166,7 +159,12 @@ mod tests {
             Bytes::from_static(br#"{"id":"a"}"#),
             Bytes::from_static(b"{}"),
         ];
-        let body = answer_json(&TraceId([0xab; 16]), spans.iter(), logs.iter(), Some("c-7"));
+        let body = answer_json(
+            &TraceId([0xab; 16]),
+            spans.iter(),
+            logs.iter(),
+            Some("c-7".into()),
+        );
         let value: serde_json::Value = serde_json::from_slice(&body).expect("valid JSON");
         assert_eq!(
             value,

@@ -134,6 +134,14 @@ pub struct ReadPage {
     pub exhausted: bool,
 }
 
+impl ReadPage {
+    /// Where the next page starts (after it, ascending; before it, descending); `None` when
+    /// there is no next page.
+    pub fn continue_after(&self) -> Option<u64> {
+        self.scanned_to.filter(|_| !self.exhausted)
+    }
+}
+
 /// Size figures for metrics and `/readyz`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StoreStats {

@@ -252,12 +252,9 @@ impl Subscriber {
                     .log
                     .trace(trace_id, self.after, PAGE_RECORDS)
                     .await?;
+                let scanned_to = page.continue_after().map_or(through, |s| s.min(through));
                 let mut records = page.records;
                 records.retain(|record| record.seq <= through);
-                let scanned_to = match page.scanned_to {
-                    Some(scanned_to) if !page.exhausted => scanned_to.min(through),
-                    _ => through,
-                };
                 (records, scanned_to)
             }
             None => self.read_page(through).await?,
@@ -289,11 +286,7 @@ impl Subscriber {
         let page = self.state.log.read(request).await?;
         // Nothing looked at means the records were evicted since `bounds`: skip past them,
         // and the next page announces the gap.
-        let scanned_to = if page.exhausted {
-            through
-        } else {
-            page.scanned_to.unwrap_or(through)
-        };
+        let scanned_to = page.continue_after().unwrap_or(through);
         Ok((page.records, scanned_to))
     }
 

@@ -25,8 +25,7 @@ impl Epoch {
 
     /// Reads a stored epoch; `None` unless it is exactly 8 lower-case hex characters.
     pub(super) fn parse(text: &[u8]) -> Option<Epoch> {
-        let is_lower_hex = |b: &u8| b.is_ascii_digit() || (b'a'..=b'f').contains(b);
-        if text.len() != EPOCH_LEN || !text.iter().all(is_lower_hex) {
+        if !is_epoch(text) {
             return None;
         }
         let text = std::str::from_utf8(text).expect("hex digits are ASCII");
@@ -49,12 +48,9 @@ impl Epoch {
         let Some((epoch, seq_text)) = cursor.split_once('-') else {
             return Located::Malformed;
         };
-        match (
-            Epoch::parse(epoch.as_bytes()),
-            parse_canonical_decimal(seq_text),
-        ) {
-            (Some(epoch), Some(seq)) if epoch == *self => Located::Seq(seq),
-            (Some(_), Some(_)) => Located::Foreign,
+        match parse_canonical_decimal(seq_text) {
+            Some(seq) if epoch == self.0 => Located::Seq(seq),
+            Some(_) if is_epoch(epoch.as_bytes()) => Located::Foreign,
             _ => Located::Malformed,
         }
     }
@@ -64,6 +60,12 @@ impl fmt::Debug for Epoch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Epoch({})", self.0)
     }
+}
+
+/// Whether `text` is shaped like an epoch: exactly 8 lower-case hex characters.
+fn is_epoch(text: &[u8]) -> bool {
+    let is_lower_hex = |b: &u8| b.is_ascii_digit() || (b'a'..=b'f').contains(b);
+    text.len() == EPOCH_LEN && text.iter().all(is_lower_hex)
 }
 
 /// Parses decimal digits with no sign and no leading zero (other than `0` itself).
